@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// APICall is one Partner Center request, answered or not.
+type APICall struct {
+	BatchID         int64
+	ItemID          int64
+	Operation       string
+	HTTPStatus      int // 0 when no response arrived
+	RequestID       string
+	CorrelationID   string
+	ServerRequestID string
+	Duration        time.Duration
+	ErrorCode       string
+}
+
+// RecordAPICall appends one row to the api_calls table.
+func (s *Store) RecordAPICall(ctx context.Context, c APICall) error {
+	_, err := s.db.Exec(ctx, `
+		insert into api_calls (batch_id, item_id, operation, http_status, request_id, correlation_id,
+		    server_request_id, duration_seconds, error_code)
+		values (nullif($1, 0), nullif($2, 0), $3, $4, $5, $6, $7, $8, $9)`,
+		c.BatchID, c.ItemID, c.Operation, c.HTTPStatus, c.RequestID, c.CorrelationID,
+		c.ServerRequestID, c.Duration.Seconds(), c.ErrorCode)
+	if err != nil {
+		return fmt.Errorf("record %s call for item %d: %w", c.Operation, c.ItemID, err)
+	}
+	return nil
+}
+
+// APICalls returns an item's Partner Center calls in the order they were made.
+func (s *Store) APICalls(ctx context.Context, itemID int64) ([]APICall, error) {
+	rows, err := s.db.Query(ctx, `
+		select coalesce(batch_id, 0), coalesce(item_id, 0), operation, http_status, request_id,
+		       correlation_id, server_request_id, duration_seconds, error_code
+		from api_calls where item_id = $1 order by id`, itemID)
+	if err != nil {
+		return nil, fmt.Errorf("read calls of item %d: %w", itemID, err)
+	}
+	defer rows.Close()
+	var calls []APICall
+	for rows.Next() {
+		var c APICall
+		var secs float64
+		if err := rows.Scan(&c.BatchID, &c.ItemID, &c.Operation, &c.HTTPStatus, &c.RequestID,
+			&c.CorrelationID, &c.ServerRequestID, &secs, &c.ErrorCode); err != nil {
+			return nil, fmt.Errorf("read calls of item %d: %w", itemID, err)
+		}
+		c.Duration = time.Duration(secs * float64(time.Second))
+		calls = append(calls, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read calls of item %d: %w", itemID, err)
+	}
+	return calls, nil
+}

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
+)
+
+// OrphanedItems returns up to limit ids of items that sit in status st,
+// unchanged for at least quiet, with no live River job of the given kind
+// (available, pending, running, retryable or scheduled) for them: their job
+// vanished, was discarded, or was never enqueued. Jobs are matched by their
+// args' item_id.
+func (s *Store) OrphanedItems(ctx context.Context, st upgrade.Status, kind string, quiet time.Duration, limit int) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `
+		select i.id from batch_items i
+		where i.status = $1
+		  and i.status_changed_at < now() - make_interval(secs => $3)
+		  and not exists (
+		      select 1 from river_job j
+		      where j.kind = $2
+		        and j.args @> jsonb_build_object('item_id', i.id)
+		        and j.state in ('available', 'pending', 'running', 'retryable', 'scheduled'))
+		order by i.id
+		limit $4`, st, kind, quiet.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("find orphaned %s items: %w", st, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("find orphaned %s items: %w", st, err)
+	}
+	return ids, nil
+}
+
+// ActiveStatusCount is the number of items in one status of a running batch.
+type ActiveStatusCount struct {
+	Batch  string
+	Status upgrade.Status
+	Count  int
+}
+
+// ActiveStatusCounts counts the items of every running batch by status, at
+// most maxBatches batches (the newest).
+func (s *Store) ActiveStatusCounts(ctx context.Context, maxBatches int) ([]ActiveStatusCount, error) {
+	rows, err := s.db.Query(ctx, `
+		with active as (
+		    select id, name from batches where status = 'running' order by id desc limit $1)
+		select a.name, i.status, count(*)
+		from active a join batch_items i on i.batch_id = a.id
+		group by a.name, i.status
+		order by a.name, i.status`, maxBatches)
+	if err != nil {
+		return nil, fmt.Errorf("count items of active batches: %w", err)
+	}
+	defer rows.Close()
+	var out []ActiveStatusCount
+	for rows.Next() {
+		var c ActiveStatusCount
+		if err := rows.Scan(&c.Batch, &c.Status, &c.Count); err != nil {
+			return nil, fmt.Errorf("count items of active batches: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count items of active batches: %w", err)
+	}
+	return out, nil
+}

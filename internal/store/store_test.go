@@ -1,0 +1,167 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pcupgrade/orchestrator/internal/store"
+	"github.com/pcupgrade/orchestrator/internal/store/storetest"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
+)
+
+type testBundle struct {
+	st    *store.Store
+	batch store.Batch
+	ids   []int64
+}
+
+func setup(t *testing.T) testBundle {
+	t.Helper()
+	ctx := context.Background()
+	st := store.New(storetest.NewPool(t))
+	var b testBundle
+	b.st = st
+	err := st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
+		var err error
+		b.batch, b.ids, err = st.CreateBatch(ctx, store.NewBatch{
+			Name: "b1", Operation: "product_upgrade", CorrelationID: "6f1c2f4e-8b8e-4a55-9d7c-1d2e3f4a5b6c",
+		}, []store.NewItem{
+			{LineNumber: 2, CustomerID: "11111111-1111-1111-1111-111111111111", ProductFamily: "Azure"},
+			{LineNumber: 3, CustomerID: "22222222-2222-2222-2222-222222222222", ProductFamily: "Azure"},
+		})
+		return err
+	})
+	require.NoError(t, err)
+	return b
+}
+
+func TestCreateBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+
+	require.Len(t, b.ids, 2)
+	got, err := b.st.BatchByName(ctx, "b1")
+	require.NoError(t, err)
+	require.Equal(t, 2, got.ItemCount)
+	require.Equal(t, store.BatchRunning, got.Status)
+
+	it, err := b.st.Item(ctx, b.ids[1])
+	require.NoError(t, err)
+	require.Equal(t, "22222222-2222-2222-2222-222222222222", it.CustomerID)
+	require.Equal(t, upgrade.StatusPending, it.Status)
+	require.Equal(t, 3, it.LineNumber)
+	require.Equal(t, got.CorrelationID, it.CorrelationID)
+
+	err = b.st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
+		_, _, err := st.CreateBatch(ctx, store.NewBatch{Name: "b1", Operation: "product_upgrade", CorrelationID: got.CorrelationID}, nil)
+		return err
+	})
+	require.ErrorIs(t, err, store.ErrBatchExists)
+
+	_, err = b.st.BatchByName(ctx, "nope")
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func TestTransitionItemEnforcesStateMachine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	id := b.ids[0]
+
+	err := b.st.TransitionItem(ctx, id, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusCompleted})
+	var te *upgrade.TransitionError
+	require.True(t, errors.As(err, &te))
+
+	require.NoError(t, b.st.TransitionItem(ctx, id, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress, Reason: "created"}))
+	// A second worker still believing the item is pending loses.
+	err = b.st.TransitionItem(ctx, id, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress})
+	require.ErrorIs(t, err, store.ErrStaleStatus)
+
+	require.NoError(t, b.st.TransitionItem(ctx, id, store.Transition{
+		From: upgrade.StatusInProgress, To: upgrade.StatusFailed, ErrorCode: "900120", ErrorMessage: "cannot process",
+	}))
+	it, err := b.st.Item(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, upgrade.StatusFailed, it.Status)
+	require.Equal(t, "900120", it.ErrorCode)
+
+	counts, err := b.st.StatusCounts(ctx, b.batch.ID)
+	require.NoError(t, err)
+	require.Equal(t, map[upgrade.Status]int{
+		upgrade.StatusPending: 1, upgrade.StatusFailed: 1, upgrade.StatusInProgress: 0,
+		upgrade.StatusIneligible: 0, upgrade.StatusCompleted: 0, upgrade.StatusCancelled: 0,
+	}, counts)
+}
+
+func TestReportRowsAndBatchCompletion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+
+	when := time.Date(2019, 8, 29, 23, 47, 28, 852455500, time.UTC)
+	err := b.st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
+		if err := st.AdoptUpgrade(ctx, b.ids[0], "up-1"); err != nil {
+			return err
+		}
+		if err := st.AdoptUpgrade(ctx, b.ids[0], "up-1"); err != nil {
+			return err
+		}
+		if err := st.TransitionItem(ctx, b.ids[0], store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress}); err != nil {
+			return err
+		}
+		if err := st.FinishUpgrade(ctx, b.ids[0], "Completed", []store.LineItem{
+			{SourceProductID: "s1", SourceProductName: "AzureSubscription", TargetProductID: "t1", TargetProductName: "Microsoft Azure plan", Status: "Completed", UpgradedDate: &when},
+			{SourceProductID: "s2", SourceProductName: "AzureSubscription", TargetProductID: "t2", TargetProductName: "Microsoft Azure plan", Status: "Failed", ErrorCode: "900120", ErrorMessage: "boom"},
+		}); err != nil {
+			return err
+		}
+		return st.TransitionItem(ctx, b.ids[0], store.Transition{From: upgrade.StatusInProgress, To: upgrade.StatusCompleted})
+	})
+	require.NoError(t, err)
+	require.ErrorContains(t, b.st.AdoptUpgrade(ctx, b.ids[0], "up-2"), "already carries upgrade up-1")
+
+	names, err := b.st.CompleteFinishedBatches(ctx)
+	require.NoError(t, err)
+	require.Empty(t, names, "one item is still pending")
+
+	require.NoError(t, b.st.TransitionItem(ctx, b.ids[1], store.Transition{
+		From: upgrade.StatusPending, To: upgrade.StatusIneligible, ErrorMessage: "no legacy subscriptions",
+	}))
+	names, err = b.st.CompleteFinishedBatches(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"b1"}, names)
+
+	var rows []store.ReportRow
+	require.NoError(t, b.st.ReportRows(ctx, b.batch.ID, func(r store.ReportRow) error {
+		rows = append(rows, r)
+		return nil
+	}))
+	require.Len(t, rows, 3)
+	require.Equal(t, "up-1", rows[0].UpgradeID)
+	require.Equal(t, "s1", rows[0].SourceProductID)
+	require.WithinDuration(t, when, *rows[0].UpgradedDate, time.Microsecond, "timestamptz keeps microseconds")
+	require.Equal(t, "900120", rows[1].ErrorCode)
+	require.Equal(t, upgrade.StatusIneligible, rows[2].Status)
+	require.Empty(t, rows[2].UpgradeID)
+	require.Equal(t, "no legacy subscriptions", rows[2].ErrorMessage)
+}
+
+func TestOrphanedItems(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+
+	ids, err := b.st.OrphanedItems(ctx, upgrade.StatusPending, "create_upgrade", 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, b.ids, ids, "no jobs exist yet")
+
+	ids, err = b.st.OrphanedItems(ctx, upgrade.StatusPending, "create_upgrade", time.Hour, 10)
+	require.NoError(t, err)
+	require.Empty(t, ids, "items changed too recently")
+}
