@@ -1,0 +1,182 @@
+// Package service wires the orchestrator together: the PostgreSQL pool, the
+// Partner Center client with OAuth2, the River client with every worker, the
+// metrics registry and the operational HTTP server. Commands build on it.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/pcupgrade/orchestrator/internal/config"
+	"github.com/pcupgrade/orchestrator/internal/jobs"
+	"github.com/pcupgrade/orchestrator/internal/metrics"
+	"github.com/pcupgrade/orchestrator/internal/partnercenter"
+	"github.com/pcupgrade/orchestrator/internal/server"
+	"github.com/pcupgrade/orchestrator/internal/store"
+)
+
+// Connect opens a pool on databaseURL and checks that the server answers,
+// with an error that says what to do when it does not.
+func Connect(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database_url: %w", err)
+	}
+	if maxConns > 0 {
+		pcfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("database %s does not answer (%w); check DATABASE_URL and that PostgreSQL is running", pcfg.ConnConfig.Host, err)
+	}
+	return pool, nil
+}
+
+// InsertClient returns a River client that only inserts jobs (no workers).
+func InsertClient(pool *pgxpool.Pool, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
+	return river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: logger})
+}
+
+// Service is a running orchestrator: workers plus operational HTTP.
+type Service struct {
+	cfg      config.Config
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+	store    *store.Store
+	river    *river.Client[pgx.Tx]
+	registry *prometheus.Registry
+}
+
+// New builds a Service on pool from cfg; it starts nothing. version is
+// reported in metrics and the User-Agent.
+func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger, version string) (*Service, error) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, version)
+	if err != nil {
+		return nil, err
+	}
+	st := store.New(pool)
+	if err := reg.Register(metrics.NewItemsCollector(st, 10*time.Second, 50, logger)); err != nil {
+		return nil, fmt.Errorf("register item metrics: %w", err)
+	}
+
+	base := &http.Client{Timeout: cfg.PartnerCenter.Timeout}
+	authed, err := partnercenter.NewHTTPClient(ctx, partnercenter.Credentials{
+		TenantID:     cfg.PartnerCenter.TenantID,
+		ClientID:     cfg.PartnerCenter.ClientID,
+		ClientSecret: cfg.PartnerCenter.ClientSecret,
+		RefreshToken: cfg.PartnerCenter.RefreshToken,
+		TokenURL:     cfg.PartnerCenter.TokenURL,
+		Scope:        cfg.PartnerCenter.Scope,
+	}, base)
+	if err != nil {
+		return nil, fmt.Errorf("partner center credentials: %w", err)
+	}
+	pc, err := partnercenter.NewClient(authed,
+		partnercenter.WithBaseURL(cfg.PartnerCenter.BaseURL),
+		partnercenter.WithUserAgent("pcupgrade-orchestrator/"+version),
+		partnercenter.WithApplication(cfg.PartnerCenter.Application),
+		partnercenter.WithObserver(func(ci partnercenter.CallInfo) {
+			m.ObservePartnerCenterCall(ci.Operation, ci.StatusCode, ci.Duration)
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("partner center client: %w", err)
+	}
+
+	deps := &jobs.Deps{
+		Store:             st,
+		Upgrades:          pc.ProductUpgrades,
+		Logger:            logger,
+		PollInitial:       cfg.Polling.InitialInterval,
+		PollMax:           cfg.Polling.MaxInterval,
+		StallAfter:        cfg.Reconcile.StallAfter,
+		ReconcileInterval: cfg.Reconcile.Interval,
+	}
+	workers := river.NewWorkers()
+	if err := jobs.Register(workers, deps); err != nil {
+		return nil, err
+	}
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger:               logger,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers.MaxWorkers}},
+		Workers:              workers,
+		PeriodicJobs:         jobs.PeriodicJobs(deps),
+		MaxAttempts:          cfg.Workers.MaxAttempts,
+		JobTimeout:           cfg.Workers.JobTimeout,
+		RescueStuckJobsAfter: cfg.Workers.RescueStuckJobsAfter,
+		FetchCooldown:        50 * time.Millisecond,
+		FetchPollInterval:    500 * time.Millisecond,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return &Service{cfg: cfg, logger: logger, pool: pool, store: st, river: rc, registry: reg}, nil
+}
+
+// Run starts the workers and serves HTTP on ln until ctx is done, then stops
+// fetching, lets running jobs finish (up to workers.shutdown_timeout,
+// cancelling them after that) and shuts the server down.
+func (s *Service) Run(ctx context.Context, ln net.Listener) error {
+	if err := s.river.Start(ctx); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	srv := server.New(ln.Addr().String(), server.Handler(s.registry, s.ready, s.logger))
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	s.logger.Info("serving", slog.String("addr", ln.Addr().String()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-srvErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("http server: %w", err)
+		}
+	}
+
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Workers.ShutdownTimeout)
+	defer cancel()
+	if err := s.river.Stop(stopCtx); err != nil {
+		s.logger.Warn("jobs still running at shutdown deadline; cancelling them", slog.String("error", err.Error()))
+		hardCtx, hardCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer hardCancel()
+		_ = s.river.StopAndCancel(hardCtx)
+	}
+	if err := srv.Shutdown(stopCtx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("http shutdown: %w", err)
+	}
+	return runErr
+}
+
+// Store returns the service's store.
+func (s *Service) Store() *store.Store { return s.store }
+
+func (s *Service) ready(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	select {
+	case <-s.river.Stopped():
+		return errors.New("workers stopped")
+	default:
+		return nil
+	}
+}
