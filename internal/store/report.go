@@ -27,14 +27,16 @@ type ReportRow struct {
 }
 
 // ReportRows streams a batch's report rows, in CSV line order and then line
-// item order, to fn. A line item's own error wins over its item's.
+// item order, to fn. A line item row carries that line item's own error (a
+// completed line item of a failed upgrade has none); an item without line
+// items carries the item's error, such as an ineligibility reason.
 func (s *Store) ReportRows(ctx context.Context, batchID int64, fn func(ReportRow) error) error {
 	rows, err := s.db.Query(ctx, `
 		select i.line_number, i.customer_id::text, i.product_family, i.status, coalesce(u.upgrade_id, ''),
 		       coalesce(l.status, ''), coalesce(l.source_product_id, ''), coalesce(l.source_product_name, ''),
 		       coalesce(l.target_product_id, ''), coalesce(l.target_product_name, ''), l.upgraded_date,
-		       coalesce(nullif(l.error_code, ''), i.error_code),
-		       coalesce(nullif(l.error_message, ''), i.error_message)
+		       case when l.id is null then i.error_code else l.error_code end,
+		       case when l.id is null then i.error_message else l.error_message end
 		from batch_items i
 		left join upgrades u on u.item_id = i.id
 		left join line_items l on l.item_id = i.id
