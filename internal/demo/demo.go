@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -59,9 +58,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = simSrv.Serve(simLn) }()
-	defer simSrv.Close()
+	simCtx, stopSim := context.WithCancel(ctx)
+	simDone := make(chan error, 1)
+	go func() { simDone <- simulator.Serve(simCtx, simLn, sim, o.Logger) }()
+	defer func() { stopSim(); <-simDone }()
 	simURL := "http://" + simLn.Addr().String()
 	fmt.Fprintf(out, "Partner Center simulator on %s\n", simURL)
 

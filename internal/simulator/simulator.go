@@ -1,0 +1,327 @@
+package simulator
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// maxBodyBytes caps request bodies.
+const maxBodyBytes = 1 << 20
+
+// force is an outcome forced by one of the explicit id lists; the zero
+// value means none.
+type force int
+
+const (
+	forceIneligible force = iota + 1
+	forceFailing
+	forceSucceeding
+)
+
+// Simulator is an in-memory Partner Center and Azure AD token service. It is
+// an http.Handler and safe for concurrent use.
+type Simulator struct {
+	opts     Options
+	forced   map[string]force // lower-cased customer id -> forced outcome
+	serverID string
+	routes   []route
+
+	mu              sync.Mutex
+	requests        map[string]int
+	tokens          map[string]accessToken
+	refreshTokens   map[string]*refreshToken
+	rotations       []RefreshRotation
+	revokedFamilies map[string]bool
+	redeemedCodes   map[string]struct{}
+	upgrades        []*upgrade            // in creation order
+	upgradeByID     map[string]*upgrade   // lower-cased id
+	byCustomer      map[string][]*upgrade // lower-cased customer id, in creation order
+	idempotency     map[string]idempotencyEntry
+}
+
+// New returns a Simulator, or an error when opts are invalid.
+func New(opts Options) (*Simulator, error) {
+	o, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	s := &Simulator{
+		opts:            o,
+		forced:          make(map[string]force),
+		routes:          routes(),
+		requests:        make(map[string]int),
+		tokens:          make(map[string]accessToken),
+		refreshTokens:   make(map[string]*refreshToken),
+		redeemedCodes:   make(map[string]struct{}),
+		revokedFamilies: make(map[string]bool),
+		upgradeByID:     make(map[string]*upgrade),
+		byCustomer:      make(map[string][]*upgrade),
+		idempotency:     make(map[string]idempotencyEntry),
+	}
+	for _, list := range []struct {
+		ids []string
+		f   force
+	}{{o.Ineligible, forceIneligible}, {o.Failing, forceFailing}, {o.Succeeding, forceSucceeding}} {
+		for _, id := range list.ids {
+			s.forced[strings.ToLower(id)] = list.f
+		}
+	}
+	sum := s.digest("", "server-id")
+	s.serverID = fmt.Sprintf("%09d", binary.BigEndian.Uint64(sum[:8])%1_000_000_000)
+	return s, nil
+}
+
+// UpgradeRecord is the ground truth about one product upgrade.
+type UpgradeRecord struct {
+	ID            string
+	CustomerID    string // lower-cased
+	ProductFamily string // "Azure"
+	CreatedAt     time.Time
+	// Status is the status at the time of the call: InProgress, Completed
+	// or Failed.
+	Status string
+	// CreateRequests is the number of upgrades created for this customer
+	// so far (CreatedCount(CustomerID)). Create calls that were rejected
+	// (409, 400, 403) or replayed are not counted; more than 1 means the
+	// customer was upgraded more than once.
+	CreateRequests int
+}
+
+// Upgrades returns every upgrade ever created, in creation order.
+func (s *Simulator) Upgrades() []UpgradeRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	out := make([]UpgradeRecord, len(s.upgrades))
+	for i, u := range s.upgrades {
+		out[i] = UpgradeRecord{
+			ID:             u.id,
+			CustomerID:     u.customerID,
+			ProductFamily:  u.productFamily,
+			CreatedAt:      u.createdAt,
+			Status:         u.status(now),
+			CreateRequests: len(s.byCustomer[u.customerID]),
+		}
+	}
+	return out
+}
+
+// CreatedCount returns how many upgrades were created for customerID
+// (compared case-insensitively). An exactly-once client never makes it
+// exceed 1.
+func (s *Simulator) CreatedCount(customerID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byCustomer[strings.ToLower(customerID)])
+}
+
+// Requests returns the number of requests served per operation (the Op*
+// constants). A response replayed for a repeated MS-RequestId is counted
+// under "<op>_replayed" instead of "<op>". Requests rejected before the
+// operation ran (401, 403, 400) count as the operation.
+func (s *Simulator) Requests() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.requests))
+	for k, v := range s.requests {
+		out[k] = v
+	}
+	return out
+}
+
+// request is what a handler sees of an HTTP request.
+type request struct {
+	method string
+	path   string
+	header http.Header
+	body   []byte
+	params map[string]string
+	// clientRequestID is the MS-RequestId the client sent, or "".
+	clientRequestID string
+	token           accessToken
+	now             time.Time
+}
+
+// response is a complete HTTP response, kept whole so it can be replayed.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	info := infoFrom(r.Context())
+	rt, params, allowed := s.match(r.Method, r.URL.Path)
+	if rt == nil {
+		s.mu.Lock()
+		s.requests[OpUnrouted]++
+		s.mu.Unlock()
+		info.set(OpUnrouted, false)
+		fam := familyPartner
+		if len(allowed) > 0 {
+			fam = pathFamily(r.URL.Path)
+		}
+		s.write(w, s.traceHeaders(fam, r), s.unrouted(fam, r, allowed))
+		return
+	}
+
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	req := &request{
+		method:          r.Method,
+		path:            r.URL.Path,
+		header:          r.Header,
+		body:            body,
+		params:          params,
+		clientRequestID: strings.TrimSpace(r.Header.Get("MS-RequestId")),
+	}
+	trace := s.traceHeaders(rt.family, r)
+
+	s.mu.Lock()
+	req.now = s.opts.Now()
+	resp, replayed := s.serve(rt, req, readErr)
+	s.mu.Unlock()
+	info.set(rt.op, replayed)
+
+	if !sleep(r, s.opts.Latency[rt.op]) {
+		return // the client went away; the work is done regardless
+	}
+	s.write(w, trace, resp)
+}
+
+// serve runs a routed request. The caller holds s.mu.
+func (s *Simulator) serve(rt *route, req *request, readErr error) (resp response, replayed bool) {
+	if rt.auth != authNone {
+		if resp, ok := s.authenticate(rt, req); !ok {
+			s.requests[rt.op]++
+			return resp, false
+		}
+	}
+	if readErr != nil {
+		s.requests[rt.op]++
+		if rt.family == familyAAD {
+			return aadError(req, http.StatusBadRequest, "invalid_request", 900144, "The request body could not be read."), false
+		}
+		return partnerError(http.StatusBadRequest, codeInvalidInput, descInvalidInput+": the request body could not be read."), false
+	}
+	remember := rt.idempotent && req.clientRequestID != ""
+	if remember {
+		if resp, replayed, found := s.replay(req); found {
+			if replayed {
+				s.requests[rt.op+"_replayed"]++
+			} else {
+				s.requests[rt.op]++
+			}
+			return resp, replayed
+		}
+	}
+	s.requests[rt.op]++
+	resp = rt.handle(s, req)
+	if remember {
+		s.store(req, resp)
+	}
+	return resp, false
+}
+
+// unrouted answers a request no route serves: 405 (in the shape of the
+// path's family) when the path exists with another method, otherwise a
+// Partner Center 404.
+func (s *Simulator) unrouted(fam family, r *http.Request, allowed []string) response {
+	req := &request{method: r.Method, path: r.URL.Path, header: r.Header, now: s.opts.Now()}
+	if len(allowed) > 0 {
+		var resp response
+		if fam == familyAAD {
+			resp = aadError(req, http.StatusMethodNotAllowed, "invalid_request", 900561,
+				fmt.Sprintf("The endpoint only accepts %s requests. Received a %s request.", strings.Join(allowed, ", "), r.Method))
+		} else {
+			resp = partnerError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
+				fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method))
+		}
+		resp.header.Set("Allow", strings.Join(allowed, ", "))
+		return resp
+	}
+	return partnerError(http.StatusNotFound, codeNotFound, descNotFound)
+}
+
+// traceHeaders returns the tracing headers of a response to r.
+func (s *Simulator) traceHeaders(fam family, r *http.Request) http.Header {
+	h := http.Header{}
+	if fam == familyAAD {
+		h.Set("Cache-Control", "no-store, no-cache")
+		h.Set("Pragma", "no-cache")
+		h.Set("X-Ms-Request-Id", newGUID())
+		if v := r.Header.Get("Client-Request-Id"); v != "" {
+			h.Set("Client-Request-Id", v)
+		}
+		return h
+	}
+	h.Set("MS-RequestId", headerOr(r, "MS-RequestId", newGUID))
+	h.Set("MS-CorrelationId", headerOr(r, "MS-CorrelationId", newGUID))
+	h.Set("MS-CV", headerOr(r, "MS-CV", newCV))
+	h.Set("MS-ServerId", s.serverID)
+	return h
+}
+
+// write sends resp with the tracing headers.
+func (s *Simulator) write(w http.ResponseWriter, trace http.Header, resp response) {
+	h := w.Header()
+	for k, v := range trace {
+		h[k] = v
+	}
+	for k, v := range resp.header {
+		h[k] = append([]string(nil), v...)
+	}
+	h.Set("Content-Length", fmt.Sprint(len(resp.body)))
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body)
+}
+
+// sleep waits d unless the request is cancelled first; it reports whether
+// the full delay elapsed.
+func sleep(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func headerOr(r *http.Request, name string, generate func() string) string {
+	if v := strings.TrimSpace(r.Header.Get(name)); v != "" {
+		return v
+	}
+	return generate()
+}
+
+// newCV returns a correlation vector like "iqOqN0FnaE2y0HcD.0".
+func newCV() string {
+	return base64.RawStdEncoding.EncodeToString(randomBytes(12)) + ".0"
+}
+
+func newGUID() string { return uuid.NewString() }
+
+// opaque returns an unguessable token string.
+func opaque(n int) string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(n))
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return b
+}
