@@ -6,12 +6,15 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -91,12 +94,30 @@ func (e *e2e) mustRun(args ...string) string {
 	return out
 }
 
-// serve starts `orchestrator serve` and returns it and its stderr log.
-func (e *e2e) serve() (*exec.Cmd, *bytes.Buffer) {
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serve starts `orchestrator serve` and returns it and its log.
+func (e *e2e) serve() (*exec.Cmd, *syncBuffer) {
 	e.t.Helper()
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	c := e.cmd("serve", "--listen", "127.0.0.1:0")
-	c.Stdout, c.Stderr = &logs, &logs
+	c.Stdout, c.Stderr = logs, logs
 	require.NoError(e.t, c.Start())
 	e.t.Cleanup(func() {
 		if c.ProcessState == nil {
@@ -104,7 +125,37 @@ func (e *e2e) serve() (*exec.Cmd, *bytes.Buffer) {
 			_ = c.Wait()
 		}
 	})
-	return c, &logs
+	return c, logs
+}
+
+// addr waits for the serve log line naming the HTTP address.
+func (e *e2e) addr(logs *syncBuffer) string {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving" {
+				return rec.Addr
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.t.Fatalf("serve never logged its address:\n%s", logs.String())
+	return ""
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url) //nolint:noctx // test
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
 }
 
 func (e *e2e) waitDone(batch string, timeout time.Duration) report.Status {
@@ -169,6 +220,12 @@ func TestEndToEndBatch(t *testing.T) {
 	require.Contains(t, out, "50 customers")
 
 	serve, logs := e.serve()
+	base := "http://" + e.addr(logs)
+	code, body := get(t, base+"/healthz")
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = get(t, base+"/readyz")
+	require.Equal(t, http.StatusOK, code, body)
+
 	st := e.waitDone("e2e", 2*time.Minute)
 	require.Equal(t, "e2e", st.Batch)
 	require.Equal(t, 50, st.Total)
@@ -244,6 +301,16 @@ func TestEndToEndBatch(t *testing.T) {
 		}
 	}
 
+	// Metrics saw the Partner Center calls, by operation and status class.
+	code, body = get(t, base+"/metrics")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `orchestrator_partnercenter_requests_total{operation="product_upgrade_create",status_class="2xx"} 44`)
+	require.Contains(t, body, `orchestrator_partnercenter_request_duration_seconds_bucket{operation="product_upgrade_status"`)
+	require.Contains(t, body, "orchestrator_build_info{")
+	for _, id := range ids {
+		require.NotContains(t, body, id, "no customer ids in metric labels")
+	}
+
 	// Graceful stop on SIGTERM, and no secret ever reached the logs.
 	require.NoError(t, serve.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, serve.Wait())
@@ -251,6 +318,41 @@ func TestEndToEndBatch(t *testing.T) {
 		require.NotContains(t, logs.String(), secret)
 	}
 	require.Contains(t, logs.String(), "ms_request_id")
+}
+
+func TestImportRefusesABadFileWhole(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, simulator.DefaultOptions(), fastConfig)
+
+	csvPath := filepath.Join(t.TempDir(), "bad.csv")
+	good := uuid.NewString()
+	require.NoError(t, os.WriteFile(csvPath, []byte("customer_id,product_family\n"+
+		good+",Azure\n"+
+		"12345,Azure\n"+
+		good+",Azure\n"), 0o600))
+	out, err := e.run("import", "--batch", "bad", csvPath)
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, out)
+	require.NotZero(t, exit.ExitCode())
+	require.Contains(t, out, csvPath+`:line 3, column customer_id: "12345" is not a GUID`)
+	require.Contains(t, out, csvPath+":line 4, column customer_id: duplicate of line 2")
+	require.Contains(t, out, "nothing imported")
+
+	out, err = e.run("status", "--batch", "bad")
+	require.Error(t, err)
+	require.Contains(t, out, `batch "bad": not found`)
+}
+
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, simulator.DefaultOptions(), fastConfig)
+
+	out := e.mustRun("demo")
+	require.Contains(t, out, "imported batch demo-")
+	require.Contains(t, out, "state        completed (all items final)")
+	require.Contains(t, out, "items        200")
+	require.Contains(t, out, "0 customers upgraded more than once")
+	require.Contains(t, out, "orchestrator report --batch demo-")
 }
 
 func TestCreateRetriedAfterKillDoesNotUpgradeTwice(t *testing.T) {
