@@ -13,9 +13,11 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/pcupgrade/orchestrator/internal/config"
+	"github.com/pcupgrade/orchestrator/internal/service"
 )
 
 func main() {
@@ -39,6 +41,20 @@ type env struct {
 // config loads the configuration of the --config file and the environment.
 func (e *env) config() (config.Config, error) {
 	return config.Load(*e.configPath, e.getenv)
+}
+
+// connect loads the configuration and opens a pool of at most maxConns
+// connections; the caller closes the pool.
+func (e *env) connect(ctx context.Context, maxConns int32) (config.Config, *pgxpool.Pool, error) {
+	cfg, err := e.config()
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	pool, err := service.Connect(ctx, cfg.DatabaseURL, maxConns)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	return cfg, pool, nil
 }
 
 // logger returns a JSON logger on stderr at the configured level.

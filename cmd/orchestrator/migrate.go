@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pcupgrade/orchestrator/internal/service"
 	"github.com/pcupgrade/orchestrator/internal/store"
 )
 
@@ -15,11 +14,7 @@ func migrateCmd(e *env) *cobra.Command {
 		Short: "Apply the orchestrator's and River's database migrations (idempotent, safe to run concurrently)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.config()
-			if err != nil {
-				return err
-			}
-			pool, err := service.Connect(cmd.Context(), cfg.DatabaseURL, 4)
+			_, pool, err := e.connect(cmd.Context(), 4)
 			if err != nil {
 				return err
 			}

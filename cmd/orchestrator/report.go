@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pcupgrade/orchestrator/internal/report"
-	"github.com/pcupgrade/orchestrator/internal/service"
 	"github.com/pcupgrade/orchestrator/internal/store"
 )
 
@@ -20,11 +19,7 @@ func reportCmd(e *env) *cobra.Command {
 			if format != "csv" {
 				return fmt.Errorf("--format %q: supported formats: csv", format)
 			}
-			cfg, err := e.config()
-			if err != nil {
-				return err
-			}
-			pool, err := service.Connect(cmd.Context(), cfg.DatabaseURL, 2)
+			_, pool, err := e.connect(cmd.Context(), 2)
 			if err != nil {
 				return err
 			}

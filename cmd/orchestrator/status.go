@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pcupgrade/orchestrator/internal/report"
-	"github.com/pcupgrade/orchestrator/internal/service"
 	"github.com/pcupgrade/orchestrator/internal/store"
 )
 
@@ -16,11 +15,7 @@ func statusCmd(e *env) *cobra.Command {
 		Short: "Show where a batch stands: items by status and whether all are final",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.config()
-			if err != nil {
-				return err
-			}
-			pool, err := service.Connect(cmd.Context(), cfg.DatabaseURL, 2)
+			_, pool, err := e.connect(cmd.Context(), 2)
 			if err != nil {
 				return err
 			}
