@@ -54,6 +54,8 @@ type Workers struct {
 	JobTimeout           time.Duration `yaml:"job_timeout"`
 	RescueStuckJobsAfter time.Duration `yaml:"rescue_stuck_jobs_after"`
 	ShutdownTimeout      time.Duration `yaml:"shutdown_timeout"`
+	RetryBase            time.Duration `yaml:"retry_base"`
+	RetryMax             time.Duration `yaml:"retry_max"`
 }
 
 // Polling configures how upgrade status is polled.
@@ -104,6 +106,8 @@ func Default() Config {
 			JobTimeout:           2 * time.Minute,
 			RescueStuckJobsAfter: time.Hour,
 			ShutdownTimeout:      25 * time.Second,
+			RetryBase:            2 * time.Second,
+			RetryMax:             5 * time.Minute,
 		},
 		Polling:   Polling{InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute},
 		Reconcile: Reconcile{Interval: time.Minute, StallAfter: 15 * time.Minute},
@@ -181,6 +185,8 @@ func (c *Config) Validate() error {
 		{c.Workers.JobTimeout > 0, "workers.job_timeout: must be positive"},
 		{c.Workers.RescueStuckJobsAfter > c.Workers.JobTimeout, "workers.rescue_stuck_jobs_after: must be longer than workers.job_timeout"},
 		{c.Workers.ShutdownTimeout > 0, "workers.shutdown_timeout: must be positive"},
+		{c.Workers.RetryBase > 0, "workers.retry_base: must be positive"},
+		{c.Workers.RetryMax >= c.Workers.RetryBase, "workers.retry_max: must be at least workers.retry_base"},
 		{c.Polling.InitialInterval > 0, "polling.initial_interval: must be positive"},
 		{c.Polling.MaxInterval >= c.Polling.InitialInterval, "polling.max_interval: must be at least polling.initial_interval"},
 		{c.Reconcile.Interval >= time.Second, "reconcile.interval: must be at least 1s"},

@@ -122,6 +122,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		MaxAttempts:          cfg.Workers.MaxAttempts,
 		JobTimeout:           cfg.Workers.JobTimeout,
 		RescueStuckJobsAfter: cfg.Workers.RescueStuckJobsAfter,
+		RetryPolicy:          jobs.RetryPolicy{Base: cfg.Workers.RetryBase, Max: cfg.Workers.RetryMax},
 		FetchCooldown:        50 * time.Millisecond,
 		FetchPollInterval:    500 * time.Millisecond,
 	})
