@@ -31,15 +31,18 @@ type Config struct {
 
 // PartnerCenter says where Partner Center is and how to authenticate.
 type PartnerCenter struct {
-	BaseURL      string        `yaml:"base_url"`
-	TokenURL     string        `yaml:"token_url"`
-	Scope        string        `yaml:"scope"`
-	TenantID     string        `yaml:"tenant_id"`
-	ClientID     string        `yaml:"client_id"`
-	ClientSecret string        `yaml:"client_secret"`
-	RefreshToken string        `yaml:"refresh_token"`
-	Application  string        `yaml:"application"`
-	Timeout      time.Duration `yaml:"timeout"`
+	BaseURL      string `yaml:"base_url"`
+	TokenURL     string `yaml:"token_url"`
+	Scope        string `yaml:"scope"`
+	TenantID     string `yaml:"tenant_id"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	RefreshToken string `yaml:"refresh_token"`
+	// TokenEncryptionKey (base64, 32 bytes) encrypts rotated refresh tokens
+	// kept in PostgreSQL; without it they are kept in memory only.
+	TokenEncryptionKey string        `yaml:"token_encryption_key"`
+	Application        string        `yaml:"application"`
+	Timeout            time.Duration `yaml:"timeout"`
 }
 
 // Server configures the HTTP listener of `serve`.
@@ -84,6 +87,7 @@ const (
 	EnvClientID     = "PARTNER_CENTER_CLIENT_ID"
 	EnvClientSecret = "PARTNER_CENTER_CLIENT_SECRET"
 	EnvRefreshToken = "PARTNER_CENTER_REFRESH_TOKEN"
+	EnvTokenKey     = "PARTNER_CENTER_TOKEN_ENCRYPTION_KEY"
 )
 
 // DefaultBaseURL is Partner Center's global endpoint, without version.
@@ -161,6 +165,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	set(&c.PartnerCenter.ClientID, EnvClientID)
 	set(&c.PartnerCenter.ClientSecret, EnvClientSecret)
 	set(&c.PartnerCenter.RefreshToken, EnvRefreshToken)
+	set(&c.PartnerCenter.TokenEncryptionKey, EnvTokenKey)
 }
 
 // Validate reports the first invalid value, naming its key.
@@ -223,6 +228,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("partner_center.client_id", c.PartnerCenter.ClientID),
 		slog.String("partner_center.client_secret", mask(c.PartnerCenter.ClientSecret)),
 		slog.String("partner_center.refresh_token", mask(c.PartnerCenter.RefreshToken)),
+		slog.String("partner_center.token_encryption_key", mask(c.PartnerCenter.TokenEncryptionKey)),
 		slog.String("server.listen", c.Server.Listen),
 		slog.Int("workers.max_workers", c.Workers.MaxWorkers),
 		slog.Duration("polling.initial_interval", c.Polling.InitialInterval),

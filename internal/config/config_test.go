@@ -152,8 +152,9 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	c.DatabaseURL = "postgres://u:dbpass@h/db"
 	c.PartnerCenter.ClientSecret = "clientsecret"
 	c.PartnerCenter.RefreshToken = "refreshtoken"
+	c.PartnerCenter.TokenEncryptionKey = "encryptionkey"
 	out := fmt.Sprint(c.LogValue())
-	for _, secret := range []string{"dbpass", "clientsecret", "refreshtoken"} {
+	for _, secret := range []string{"dbpass", "clientsecret", "refreshtoken", "encryptionkey"} {
 		require.NotContains(t, out, secret)
 	}
 	require.Contains(t, out, "****")
