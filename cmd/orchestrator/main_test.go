@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pcupgrade/orchestrator/internal/report"
@@ -38,6 +39,7 @@ func buildBinary(t *testing.T) string {
 
 type e2e struct {
 	t      *testing.T
+	dbURL  string
 	bin    string
 	env    []string
 	config string
@@ -53,13 +55,15 @@ func newE2E(t *testing.T, simOpts simulator.Options, configYAML string) *e2e {
 
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(configYAML), 0o600))
+	dbURL := storetest.NewDatabase(t)
 	return &e2e{
 		t:      t,
+		dbURL:  dbURL,
 		bin:    buildBinary(t),
 		config: cfgPath,
 		sim:    sim,
 		env: append(os.Environ(),
-			"DATABASE_URL="+storetest.NewDatabase(t),
+			"DATABASE_URL="+dbURL,
 			"PARTNER_CENTER_BASE_URL="+srv.URL,
 			"PARTNER_CENTER_TOKEN_URL="+srv.URL+"/partner-tenant/oauth2/v2.0/token",
 			"PARTNER_CENTER_TENANT_ID=partner-tenant",
@@ -314,8 +318,20 @@ func TestEndToEndBatch(t *testing.T) {
 	// Graceful stop on SIGTERM, and no secret ever reached the logs.
 	require.NoError(t, serve.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, serve.Wait())
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, e.dbURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var ledger string
+	require.NoError(t, conn.QueryRow(ctx, `select concat(
+		(select string_agg(t::text, ',') from api_calls t),
+		(select string_agg(t::text, ',') from batch_items t),
+		(select string_agg(t::text, ',') from item_events t),
+		(select string_agg(t::text, ',') from batches t))`).Scan(&ledger))
+	require.Contains(t, ledger, "product_upgrade_create", "the ledger was read")
 	for _, secret := range []string{"e2e-client-secret-value", "e2e-refresh-token-value"} {
 		require.NotContains(t, logs.String(), secret)
+		require.NotContains(t, ledger, secret)
 	}
 	require.Contains(t, logs.String(), "ms_request_id")
 }
