@@ -69,10 +69,13 @@ func (w *CreateUpgradeWorker) Work(ctx context.Context, job *river.Job[CreateUpg
 	// Eligibility also reveals an upgrade that already exists for the
 	// customer: one this job created before it crashed, or one made outside
 	// the service. Such an upgrade is adopted, never created again.
+	if err := gated(d, partnercenter.OpProductUpgradeEligibility); err != nil {
+		return err
+	}
 	el, resp, err := d.Upgrades.Eligibility(ctx, partnercenter.Call{CorrelationID: it.CorrelationID}, req)
 	record(ctx, d, it, resp, err)
 	if err != nil {
-		return outcome(ctx, d, job.JobRow, it, err)
+		return outcome(ctx, d, job.JobRow, it, partnercenter.OpProductUpgradeEligibility, err)
 	}
 	if el.UpgradeID != "" {
 		return adopt(ctx, d, it, el.UpgradeID, "adopted existing upgrade")
@@ -88,6 +91,9 @@ func (w *CreateUpgradeWorker) Work(ctx context.Context, job *river.Job[CreateUpg
 		return err
 	}
 
+	if err := gated(d, partnercenter.OpProductUpgradeCreate); err != nil {
+		return err
+	}
 	id, resp, err := d.Upgrades.Create(ctx, partnercenter.Call{RequestID: createRequestID(it), CorrelationID: it.CorrelationID}, req)
 	record(ctx, d, it, resp, err)
 	if partnercenter.IsConflict(err) {
@@ -96,7 +102,7 @@ func (w *CreateUpgradeWorker) Work(ctx context.Context, job *river.Job[CreateUpg
 		return fmt.Errorf("customer %s already has an upgrade in progress; adopting it on retry: %w", it.CustomerID, err)
 	}
 	if err != nil {
-		return outcome(ctx, d, job.JobRow, it, err)
+		return outcome(ctx, d, job.JobRow, it, partnercenter.OpProductUpgradeCreate, err)
 	}
 	return adopt(ctx, d, it, id, "created upgrade")
 }

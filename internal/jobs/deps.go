@@ -22,6 +22,8 @@ type Deps struct {
 	Store    *store.Store
 	Upgrades ProductUpgrader
 	Logger   *slog.Logger
+	// Gate holds back operations Partner Center throttled.
+	Gate *Gate
 
 	// PollInitial is the first wait before polling a new upgrade; waits
 	// double up to PollMax, with ±20% jitter.

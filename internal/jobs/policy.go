@@ -19,14 +19,16 @@ import (
 // the job, and fails the item when the error is final. It is the single
 // error policy of all jobs:
 //
-//   - 429: snooze for Retry-After; no attempt is used;
+//   - 429: snooze for Retry-After, and hold every job of this process back
+//     from that operation until then (see Gate); no attempt is used;
 //   - the job's context ended (shutdown): snooze briefly, no attempt used;
 //   - authentication failures: retry with backoff, item untouched;
 //   - terminal 4xx: item failed with Partner Center's code and description;
 //   - 5xx, transport errors and anything unknown: retry with backoff; on the
 //     last attempt the item is failed with the last error code.
-func outcome(ctx context.Context, d *Deps, job *rivertype.JobRow, it store.Item, err error) error {
+func outcome(ctx context.Context, d *Deps, job *rivertype.JobRow, it store.Item, op string, err error) error {
 	if wait, ok := partnercenter.IsRateLimited(err); ok {
+		d.Gate.Pause(op, wait)
 		return river.JobSnooze(wait)
 	}
 	if ctx.Err() != nil {
@@ -47,6 +49,15 @@ func outcome(ctx context.Context, d *Deps, job *rivertype.JobRow, it store.Item,
 		return river.JobCancel(fmt.Errorf("giving up after %d attempts: %w", job.Attempt, err))
 	}
 	return err
+}
+
+// gated returns a snooze when Partner Center told us to wait before calling
+// op again, so the job does not call it early.
+func gated(d *Deps, op string) error {
+	if wait, closed := d.Gate.Wait(op); closed {
+		return river.JobSnooze(wait)
+	}
+	return nil
 }
 
 // failItem moves an open item to failed with the error's code and text.

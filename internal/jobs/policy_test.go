@@ -56,7 +56,7 @@ func setup(t *testing.T, status int, header http.Header, body string) testBundle
 		return err
 	}))
 	return testBundle{pool: pool, st: st, itemID: ids[0], deps: &jobs.Deps{
-		Store: st, Upgrades: client.ProductUpgrades, Logger: slog.New(slog.DiscardHandler),
+		Store: st, Upgrades: client.ProductUpgrades, Logger: slog.New(slog.DiscardHandler), Gate: jobs.NewGate(),
 		PollInitial: time.Second, PollMax: time.Minute, StallAfter: time.Minute, ReconcileInterval: time.Minute,
 	}}
 }
@@ -99,6 +99,16 @@ func TestErrorPolicy(t *testing.T) {
 		require.Equal(t, 429, calls[0].HTTPStatus)
 		require.NotEmpty(t, calls[0].RequestID)
 		require.Equal(t, "0d9a4c1e-3f8b-4a5d-8c2e-7b6a5f4e3d2c", calls[0].CorrelationID)
+
+		// Any other job of this process now holds back from the operation
+		// until Retry-After has passed, without calling Partner Center.
+		res, err = b.work(t, 5)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		require.WithinDuration(t, time.Now().Add(42*time.Second), res.Job.ScheduledAt, 5*time.Second)
+		calls, err = b.st.APICalls(context.Background(), b.itemID)
+		require.NoError(t, err)
+		require.Len(t, calls, 1, "no call while the gate is closed")
 	})
 
 	t.Run("terminal 4xx fails the item with Partner Center's code", func(t *testing.T) {

@@ -53,10 +53,13 @@ func (w *PollStatusWorker) Work(ctx context.Context, job *river.Job[PollStatusAr
 		return nil
 	}
 	req := partnercenter.ProductUpgradesRequest{CustomerID: it.CustomerID, ProductFamily: it.ProductFamily}
+	if err := gated(d, partnercenter.OpProductUpgradeStatus); err != nil {
+		return err
+	}
 	st, resp, err := d.Upgrades.Status(ctx, partnercenter.Call{CorrelationID: it.CorrelationID}, it.UpgradeID, req)
 	record(ctx, d, it, resp, err)
 	if err != nil {
-		return outcome(ctx, d, job.JobRow, it, err)
+		return outcome(ctx, d, job.JobRow, it, partnercenter.OpProductUpgradeStatus, err)
 	}
 	if !st.Terminal() {
 		if err := d.Store.RecordPoll(ctx, it.ID, st.Status); err != nil {

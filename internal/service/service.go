@@ -105,6 +105,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		Store:             st,
 		Upgrades:          pc.ProductUpgrades,
 		Logger:            logger,
+		Gate:              jobs.NewGate(),
 		PollInitial:       cfg.Polling.InitialInterval,
 		PollMax:           cfg.Polling.MaxInterval,
 		StallAfter:        cfg.Reconcile.StallAfter,
