@@ -77,6 +77,11 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		return nil, fmt.Errorf("register item metrics: %w", err)
 	}
 
+	if cfg.PartnerCenter.RefreshToken == "" {
+		logger.Warn("no refresh token configured: Partner Center tokens will be app-only (client credentials), " +
+			"and product upgrades accept app+user tokens only; every product-upgrade call will be refused with 403/900329. " +
+			"Set PARTNER_CENTER_REFRESH_TOKEN from the secure application model consent.")
+	}
 	base := &http.Client{Timeout: cfg.PartnerCenter.Timeout}
 	authed, err := partnercenter.NewHTTPClient(ctx, partnercenter.Credentials{
 		TenantID:     cfg.PartnerCenter.TenantID,
