@@ -409,3 +409,16 @@ func TestCreateRetriedAfterKillDoesNotUpgradeTwice(t *testing.T) {
 	require.Len(t, e.sim.Upgrades(), 3)
 	require.Positive(t, killedDuring)
 }
+
+func TestServeWarnsWhenCredentialsAreAppOnly(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, simulator.DefaultOptions(), fastConfig)
+	e.env = slices.DeleteFunc(e.env, func(kv string) bool { return strings.HasPrefix(kv, "PARTNER_CENTER_REFRESH_TOKEN=") })
+
+	serve, logs := e.serve()
+	e.addr(logs)
+	require.NoError(t, serve.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, serve.Wait())
+	require.Contains(t, logs.String(), "403/900329")
+	require.Contains(t, logs.String(), "app-only")
+}
