@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,12 +66,52 @@ type Credentials struct {
 	// Scope overrides the requested scope: DefaultScope for a v2.0 endpoint,
 	// none for a v1 endpoint.
 	Scope string
+	// Resource, when set, is sent as "resource" whatever the endpoint. When
+	// empty, a v1 endpoint (a TokenURL ending in /oauth2/token) gets the
+	// Partner Center resource (the Resource constant) and a v2.0 endpoint
+	// gets none: v1 endpoints take a resource, v2.0 endpoints a scope.
+	Resource string
+	// RefreshTokenStore, when set, keeps the current refresh token where
+	// every replica sees it. Before each refresh the token source loads the
+	// latest token from it, so a rotation by another replica is used; when
+	// the store holds none it uses the last token this client knew
+	// (RefreshToken at first). A refresh token the endpoint rotates is saved
+	// to it. Setting it selects the refresh-token grant even when
+	// RefreshToken is empty.
+	RefreshTokenStore RefreshTokenStore
+}
+
+// RefreshTokenStore persists the refresh token shared by all replicas.
+// Implementations must be safe for concurrent use. Load returns "" (and no
+// error) when nothing is stored yet.
+type RefreshTokenStore interface {
+	Load(ctx context.Context) (string, error)
+	Save(ctx context.Context, token string) error
+}
+
+// AppOnly reports whether the credentials get app-only tokens (the client
+// credentials grant), which the product-upgrade endpoints refuse (see
+// RequiresUserToken).
+func (c Credentials) AppOnly() bool {
+	return c.RefreshToken == "" && c.RefreshTokenStore == nil
+}
+
+// RequiresUserToken reports whether the operation op (one of the Op
+// constants) needs app+user credentials: Partner Center answers an app-only
+// token there with 403 and code 900329.
+func RequiresUserToken(op string) bool {
+	switch op {
+	case OpProductUpgradeEligibility, OpProductUpgradeCreate, OpProductUpgradeStatus:
+		return true
+	}
+	return false
 }
 
 // String implements fmt.Stringer with the secrets masked.
 func (c Credentials) String() string {
-	return fmt.Sprintf("Credentials{TenantID:%q ClientID:%q ClientSecret:%s RefreshToken:%s TokenURL:%q Scope:%q}",
-		c.TenantID, c.ClientID, maskSecret(c.ClientSecret), maskSecret(c.RefreshToken), c.TokenURL, c.Scope)
+	return fmt.Sprintf("Credentials{TenantID:%q ClientID:%q ClientSecret:%s RefreshToken:%s TokenURL:%q Scope:%q Resource:%q RefreshTokenStore:%t}",
+		c.TenantID, c.ClientID, maskSecret(c.ClientSecret), maskSecret(c.RefreshToken), c.TokenURL, c.Scope, c.Resource,
+		c.RefreshTokenStore != nil)
 }
 
 // GoString implements fmt.GoStringer, so %#v masks the secrets too.
@@ -85,6 +126,8 @@ func (c Credentials) LogValue() slog.Value {
 		slog.String("refresh_token", maskSecret(c.RefreshToken)),
 		slog.String("token_url", c.TokenURL),
 		slog.String("scope", c.Scope),
+		slog.String("resource", c.Resource),
+		slog.Bool("refresh_token_store", c.RefreshTokenStore != nil),
 	)
 }
 
@@ -111,7 +154,7 @@ func (c Credentials) Validate() error {
 			return errors.New("partnercenter: credentials: token URL must be an absolute http or https URL")
 		}
 	}
-	if c.RefreshToken == "" && c.ClientSecret == "" {
+	if c.AppOnly() && c.ClientSecret == "" {
 		return errors.New("partnercenter: credentials: client secret is required without a refresh token")
 	}
 	return nil
@@ -138,12 +181,18 @@ func isV1TokenURL(raw string) bool {
 // NewHTTPClient returns an *http.Client that adds a bearer token for Partner
 // Center to every request, for use with NewClient.
 //
-// With creds.RefreshToken set it uses the refresh-token grant (app+user),
-// sending client_id, client_secret (if any), refresh_token and the scope in
-// the form body; otherwise it uses the client credentials grant (app-only).
-// A v1 token endpoint also gets resource=https://api.partnercenter.microsoft.com.
-// Tokens are cached and renewed a minute before they expire; a refresh token
-// the endpoint rotates is kept in memory only.
+// With creds.RefreshToken or creds.RefreshTokenStore set it uses the
+// refresh-token grant (app+user), sending client_id, client_secret (if any)
+// and refresh_token in the form body; otherwise it uses the client
+// credentials grant (app-only). Both send the scope (DefaultScope for a v2.0
+// endpoint unless creds.Scope says otherwise) and, for a v1 endpoint or when
+// creds.Resource is set, the resource. Tokens are cached and renewed a
+// minute before they expire. A refresh token the endpoint rotates replaces
+// the old one in memory and, with a RefreshTokenStore, in the store.
+//
+// A token endpoint that refuses becomes a *TokenError (IsAuth and
+// IsTokenFailure report it), whose text never carries the secret or the
+// tokens.
 //
 // base supplies the transport, timeout, redirect policy and cookie jar of
 // both the token requests and the API requests; nil means a client with
@@ -169,12 +218,16 @@ func NewHTTPClient(ctx context.Context, creds Credentials, base *http.Client) (*
 		scopes = strings.Fields(scope)
 	}
 	params := url.Values{}
-	if v1 {
+	switch resource := strings.TrimSpace(creds.Resource); {
+	case resource != "":
+		params.Set("resource", resource)
+	case v1:
 		params.Set("resource", Resource)
 	}
 
+	secrets := []string{creds.ClientSecret, creds.RefreshToken}
 	var src oauth2.TokenSource
-	if creds.RefreshToken != "" {
+	if !creds.AppOnly() {
 		src = &refreshTokenSource{
 			ctx:          tokenCtx,
 			client:       base,
@@ -183,6 +236,7 @@ func NewHTTPClient(ctx context.Context, creds Credentials, base *http.Client) (*
 			clientSecret: creds.ClientSecret,
 			scope:        strings.Join(scopes, " "),
 			params:       params,
+			store:        creds.RefreshTokenStore,
 			refreshToken: creds.RefreshToken,
 		}
 	} else {
@@ -196,9 +250,15 @@ func NewHTTPClient(ctx context.Context, creds Credentials, base *http.Client) (*
 		}
 		// cc.Token fetches a new token on every call; the caching is done
 		// once, below, with our expiry buffer.
-		src = tokenSourceFunc(func() (*oauth2.Token, error) { return cc.Token(tokenCtx) })
+		src = tokenSourceFunc(func() (*oauth2.Token, error) {
+			tok, err := cc.Token(tokenCtx)
+			var re *oauth2.RetrieveError
+			if errors.As(err, &re) {
+				return nil, newTokenError(re.Response, re.Body, re.ErrorCode, re.ErrorDescription, secrets)
+			}
+			return tok, err
+		})
 	}
-	src = scrubbingTokenSource{src: src, secrets: []string{creds.ClientSecret, creds.RefreshToken}}
 
 	return &http.Client{
 		Transport: &oauth2.Transport{
@@ -211,39 +271,109 @@ func NewHTTPClient(ctx context.Context, creds Credentials, base *http.Client) (*
 	}, nil
 }
 
-// scrubbingTokenSource removes the client secret and refresh token from
-// token-endpoint errors, in case the endpoint echoes them, before the errors
-// travel into logs and the database.
-type scrubbingTokenSource struct {
-	src     oauth2.TokenSource
-	secrets []string
+// TokenError is a token endpoint's refusal to issue a token. Its fields and
+// text are sanitized: the client secret, the refresh token and anything that
+// looks like a token or secret are redacted. Endpoint methods return it
+// wrapped in a *TransportError (no request reached Partner Center).
+type TokenError struct {
+	// StatusCode is the token endpoint's HTTP status, or 0 when the failure
+	// was not an HTTP answer (such as no refresh token being available).
+	StatusCode int
+	// ErrorCode is the OAuth 2.0 error, such as "invalid_grant" or
+	// "invalid_client".
+	ErrorCode string
+	// AADSTS is the Entra error code, such as "AADSTS70008" (expired refresh
+	// token), "AADSTS50076" or "AADSTS50078" (MFA required); empty when the
+	// answer gave none.
+	AADSTS string
+	// Description is the endpoint's error description, sanitized and
+	// shortened.
+	Description string
 }
 
-// Token implements oauth2.TokenSource.
-func (s scrubbingTokenSource) Token() (*oauth2.Token, error) {
-	tok, err := s.src.Token()
-	if err == nil {
-		return tok, nil
+// Error implements error.
+func (e *TokenError) Error() string {
+	var b strings.Builder
+	b.WriteString("token endpoint")
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, " HTTP %d", e.StatusCode)
 	}
+	if e.ErrorCode != "" {
+		b.WriteString(", error ")
+		b.WriteString(e.ErrorCode)
+	}
+	switch {
+	case e.Description != "":
+		b.WriteString(": ")
+		b.WriteString(e.Description)
+	case e.AADSTS != "":
+		b.WriteString(": ")
+		b.WriteString(e.AADSTS)
+	}
+	return b.String()
+}
+
+// mfaAADSTS are Entra codes that mean the user must pass MFA again, which
+// no retry can do.
+var mfaAADSTS = map[string]bool{"AADSTS50076": true, "AADSTS50078": true, "AADSTS50079": true}
+
+// Retryable reports whether asking the token endpoint again may succeed: it
+// answered 408, 429 or 5xx, and not with invalid_grant or an MFA demand.
+func (e *TokenError) Retryable() bool {
+	if e == nil || e.ErrorCode == "invalid_grant" || e.ErrorCode == "invalid_client" || mfaAADSTS[e.AADSTS] {
+		return false
+	}
+	return retryableStatus(e.StatusCode)
+}
+
+// IsTokenFailure reports whether err is a failure to obtain a token, as
+// opposed to an answer from Partner Center.
+func IsTokenFailure(err error) bool {
+	var te *TokenError
 	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		return nil, err
+	return errors.As(err, &te) || errors.As(err, &re)
+}
+
+var (
+	aadstsInText = regexp.MustCompile(`\bAADSTS(\d{4,9})\b`)
+	oauthCode    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+)
+
+// newTokenError builds a sanitized *TokenError from a token endpoint answer.
+func newTokenError(resp *http.Response, body []byte, code, description string, secrets []string) *TokenError {
+	e := &TokenError{}
+	if resp != nil {
+		e.StatusCode = resp.StatusCode
 	}
-	scrub := func(v string) string {
-		for _, secret := range s.secrets {
-			if len(secret) >= 4 {
-				v = strings.ReplaceAll(v, secret, redacted)
-			}
+	var extra struct {
+		ErrorCodes []json.Number `json:"error_codes"`
+	}
+	_ = json.Unmarshal(body, &extra)
+	if code = strings.TrimSpace(code); oauthCode.MatchString(code) {
+		e.ErrorCode = code
+	} else if code != "" {
+		e.ErrorCode = "invalid_error_code"
+	}
+	if m := aadstsInText.FindStringSubmatch(description); m != nil {
+		e.AADSTS = "AADSTS" + m[1]
+	} else if len(extra.ErrorCodes) > 0 {
+		if n, err := extra.ErrorCodes[0].Int64(); err == nil && n > 0 {
+			e.AADSTS = "AADSTS" + strconv.FormatInt(n, 10)
 		}
-		return v
 	}
-	return nil, &oauth2.RetrieveError{
-		Response:         re.Response,
-		Body:             []byte(scrub(string(re.Body))),
-		ErrorCode:        scrub(re.ErrorCode),
-		ErrorDescription: scrub(re.ErrorDescription),
-		ErrorURI:         scrub(re.ErrorURI),
+	e.Description = sanitizeText(description, maxSnippet, secretsToScrub(secrets))
+	return e
+}
+
+// secretsToScrub drops values too short to redact without mangling text.
+func secretsToScrub(secrets []string) []string {
+	out := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			out = append(out, s)
+		}
 	}
+	return out
 }
 
 // tokenSourceFunc adapts a function to oauth2.TokenSource.
@@ -255,8 +385,8 @@ func (f tokenSourceFunc) Token() (*oauth2.Token, error) { return f() }
 // refreshTokenSource runs the OAuth 2.0 refresh-token grant. It exists
 // because oauth2.Config's refresher sends neither a scope nor extra
 // parameters, and Entra needs the scope (v2.0) or the resource (v1) to know
-// which API the token is for. Errors from the endpoint are
-// *oauth2.RetrieveError, as with the rest of golang.org/x/oauth2.
+// which API the token is for, and because the refresh token may live in a
+// RefreshTokenStore shared with other replicas.
 type refreshTokenSource struct {
 	ctx          context.Context
 	client       *http.Client
@@ -265,9 +395,11 @@ type refreshTokenSource struct {
 	clientSecret string
 	scope        string
 	params       url.Values
+	store        RefreshTokenStore // may be nil
 
 	mu           sync.Mutex
-	refreshToken string // rotated when the endpoint returns a new one
+	refreshToken string // the last refresh token known to this client
+	unsaved      bool   // refreshToken was rotated but could not be saved
 }
 
 // tokenResponse is the token endpoint's JSON answer; expires_in is a number
@@ -279,7 +411,29 @@ type tokenResponse struct {
 	ExpiresIn        flexString `json:"expires_in"`
 	Error            string     `json:"error"`
 	ErrorDescription string     `json:"error_description"`
-	ErrorURI         string     `json:"error_uri"`
+}
+
+// currentRefreshToken returns the refresh token to use: a token rotated but
+// not yet saved first (saving it again now), else the store's, else the last
+// one known.
+func (s *refreshTokenSource) currentRefreshToken() (string, error) {
+	if s.store == nil {
+		return s.refreshToken, nil
+	}
+	if s.unsaved {
+		if err := s.store.Save(s.ctx, s.refreshToken); err == nil {
+			s.unsaved = false
+		}
+		return s.refreshToken, nil
+	}
+	stored, err := s.store.Load(s.ctx)
+	if err != nil {
+		return "", fmt.Errorf("partnercenter: refresh token store: load: %w", err)
+	}
+	if stored = strings.TrimSpace(stored); stored != "" {
+		s.refreshToken = stored
+	}
+	return s.refreshToken, nil
 }
 
 // Token implements oauth2.TokenSource.
@@ -287,12 +441,21 @@ func (s *refreshTokenSource) Token() (*oauth2.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
+	used, err := s.currentRefreshToken()
+	if err != nil {
+		return nil, err
+	}
+	secrets := []string{s.clientSecret, used}
+	if used == "" {
+		return nil, &TokenError{ErrorCode: "missing_refresh_token", Description: "no refresh token is configured or stored"}
+	}
+
 	form := url.Values{}
 	for k, v := range s.params {
 		form[k] = append([]string(nil), v...)
 	}
 	form.Set("grant_type", "refresh_token")
-	form.Set("refresh_token", s.refreshToken)
+	form.Set("refresh_token", used)
 	form.Set("client_id", s.clientID)
 	if s.clientSecret != "" {
 		form.Set("client_secret", s.clientSecret)
@@ -322,13 +485,7 @@ func (s *refreshTokenSource) Token() (*oauth2.Token, error) {
 	var tr tokenResponse
 	decodeErr := json.Unmarshal(body, &tr)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || tr.Error != "" {
-		return nil, &oauth2.RetrieveError{
-			Response:         resp,
-			Body:             body,
-			ErrorCode:        tr.Error,
-			ErrorDescription: tr.ErrorDescription,
-			ErrorURI:         tr.ErrorURI,
-		}
+		return nil, newTokenError(resp, body, tr.Error, tr.ErrorDescription, secrets)
 	}
 	if decodeErr != nil {
 		return nil, errors.New("oauth2: cannot parse token response")
@@ -338,17 +495,21 @@ func (s *refreshTokenSource) Token() (*oauth2.Token, error) {
 	}
 
 	tok := &oauth2.Token{
-		AccessToken:  tr.AccessToken,
-		TokenType:    tr.TokenType,
-		RefreshToken: tr.RefreshToken,
+		AccessToken: tr.AccessToken,
+		TokenType:   tr.TokenType,
 	}
 	if secs, err := strconv.ParseInt(strings.TrimSpace(string(tr.ExpiresIn)), 10, 64); err == nil && secs > 0 {
 		tok.Expiry = start.Add(time.Duration(secs) * time.Second)
 	}
-	if tr.RefreshToken != "" {
+	if tr.RefreshToken != "" && tr.RefreshToken != used {
 		s.refreshToken = tr.RefreshToken
-	} else {
-		tok.RefreshToken = s.refreshToken
+		if s.store != nil {
+			// The access token is good either way; a rotated refresh token
+			// that could not be saved is kept here and saved again (and
+			// used instead of the store's) on the next refresh.
+			s.unsaved = s.store.Save(s.ctx, tr.RefreshToken) != nil
+		}
 	}
+	tok.RefreshToken = s.refreshToken
 	return tok, nil
 }

@@ -3,6 +3,8 @@ package partnercenter
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +49,13 @@ const (
 	OpProductUpgradeEligibility = "product_upgrade_eligibility"
 	OpProductUpgradeCreate      = "product_upgrade_create"
 	OpProductUpgradeStatus      = "product_upgrade_status"
+
+	OpSubscriptionUpgradeList    = "subscription_upgrade_list"
+	OpSubscriptionUpgradePerform = "subscription_upgrade_perform"
+
+	OpTransitionEligibility = "transition_eligibility"
+	OpTransitionCreate      = "transition_create"
+	OpTransitionList        = "transition_list"
 )
 
 // Client talks to the Partner Center REST API. It is safe for concurrent
@@ -63,6 +72,14 @@ type Client struct {
 	// ProductUpgrades moves a customer's legacy Azure subscriptions to the
 	// Azure plan.
 	ProductUpgrades *ProductUpgradesService
+
+	// SubscriptionUpgrades lists and performs upgrades of traditional
+	// license-based subscriptions.
+	SubscriptionUpgrades *SubscriptionUpgradesService
+
+	// Transitions lists and performs transitions of (new commerce and
+	// traditional) subscriptions.
+	Transitions *TransitionsService
 }
 
 // service is the shared body of every endpoint group.
@@ -146,6 +163,8 @@ func NewClient(httpClient *http.Client, opts ...ClientOption) (*Client, error) {
 	}
 	c.common.client = c
 	c.ProductUpgrades = (*ProductUpgradesService)(&c.common)
+	c.SubscriptionUpgrades = (*SubscriptionUpgradesService)(&c.common)
+	c.Transitions = (*TransitionsService)(&c.common)
 	return c, nil
 }
 
@@ -183,9 +202,15 @@ func parseBaseURL(raw string) (*url.URL, error) {
 // one after any other response. CorrelationID is sent as MS-CorrelationId to
 // tie related requests together. An empty field is replaced by a random UUID;
 // Response reports the values actually sent.
+//
+// CV is sent as MS-CV, the correlation vector Partner Center uses to trace a
+// request through its services. When empty, the client sends a fresh vector
+// of the form "<16 base64 characters>.0" (see NewCV); Response.RequestCV
+// reports the value sent.
 type Call struct {
 	RequestID     string
 	CorrelationID string
+	CV            string
 }
 
 // Response describes one HTTP exchange with Partner Center. Endpoint methods
@@ -202,6 +227,9 @@ type Response struct {
 	// values sent with the request.
 	RequestID     string
 	CorrelationID string
+
+	// RequestCV is the MS-CV value sent with the request.
+	RequestCV string
 
 	// ServerRequestID, ServerCorrelationID and CV are the MS-RequestId,
 	// MS-CorrelationId and MS-CV headers of the response, if any.
@@ -279,6 +307,11 @@ func (c *Client) newRequest(ctx context.Context, method, relPath string, body an
 	}
 	req.Header.Set(HeaderRequestID, requestID)
 	req.Header.Set(HeaderCorrelationID, correlationID)
+	cv := strings.TrimSpace(call.CV)
+	if cv == "" {
+		cv = NewCV()
+	}
+	req.Header.Set(HeaderCV, cv)
 	req.Header.Set(HeaderLocale, locale)
 	req.Header.Set("User-Agent", c.userAgent)
 	if c.application != "" {
@@ -302,6 +335,7 @@ func (c *Client) do(req *http.Request, op string, v any) (*Response, error) {
 		Operation:     op,
 		RequestID:     req.Header.Get(HeaderRequestID),
 		CorrelationID: req.Header.Get(HeaderCorrelationID),
+		RequestCV:     req.Header.Get(HeaderCV),
 	}
 	start := time.Now()
 	err := c.roundTrip(req, op, resp, v)
@@ -355,11 +389,53 @@ func (c *Client) roundTrip(req *http.Request, op string, resp *Response, v any) 
 	if len(body) > maxResponseBody {
 		return fmt.Errorf("partnercenter: %s: %w: body exceeds %d bytes", op, ErrDecode, maxResponseBody)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return fmt.Errorf("partnercenter: %s: %w: empty body", op, ErrDecode)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("partnercenter: %s: %w: %w", op, ErrDecode, err)
+	if err := decodeBody(body, v); err != nil {
+		return fmt.Errorf("partnercenter: %s: %w", op, err)
 	}
 	return nil
+}
+
+// decodeBody decodes a successful response body into v. Its errors wrap
+// ErrDecode.
+func decodeBody(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return fmt.Errorf("%w: empty body", ErrDecode)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: %w", ErrDecode, err)
+	}
+	return nil
+}
+
+// NewCV returns a fresh correlation vector for the MS-CV header: 16
+// characters of base64 (12 random bytes) followed by ".0", the shape
+// Partner Center itself produces ("iqOqN0FnaE2y0HcD.0").
+func NewCV() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails.
+	return base64.StdEncoding.EncodeToString(b[:]) + ".0"
+}
+
+// pathID trims an identifier and escapes it as one path segment. An empty
+// identifier is an ErrInvalidArgument naming what is missing.
+func pathID(op, what, id string) (string, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return "", fmt.Errorf("partnercenter: %s: %w: empty %s", op, ErrInvalidArgument, what)
+	}
+	return url.PathEscape(id), nil
+}
+
+// subscriptionPath returns "customers/{c}/subscriptions/{s}/" + suffix with
+// both identifiers escaped.
+func subscriptionPath(op, customerID, subscriptionID, suffix string) (string, error) {
+	c, err := pathID(op, "customer id", customerID)
+	if err != nil {
+		return "", err
+	}
+	s, err := pathID(op, "subscription id", subscriptionID)
+	if err != nil {
+		return "", err
+	}
+	return "customers/" + c + "/subscriptions/" + s + "/" + suffix, nil
 }

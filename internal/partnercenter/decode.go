@@ -80,3 +80,54 @@ func parseTime(s string) *time.Time {
 	}
 	return nil
 }
+
+// collection decodes a list answer: the {"totalCount", "items": [...]}
+// envelope Partner Center documents, a bare JSON array, or an object whose
+// list sits under one of altKeys instead of "items" (the transition history
+// sample uses "transition"). Keys match case-insensitively; an envelope
+// without any list, or with null, decodes to an empty list.
+type collection[T any] struct {
+	items   []T
+	altKeys []string
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *collection[T]) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '[' {
+		var items []T
+		if err := json.Unmarshal(b, &items); err != nil {
+			return err
+		}
+		c.items = items
+		return nil
+	}
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(b, &env); err != nil {
+		return err
+	}
+	keys := append([]string{"items"}, c.altKeys...)
+	for _, want := range keys {
+		for k, raw := range env {
+			if !strings.EqualFold(k, want) {
+				continue
+			}
+			var items []T
+			if err := json.Unmarshal(raw, &items); err != nil {
+				return err
+			}
+			c.items = items
+			return nil
+		}
+	}
+	c.items = nil
+	return nil
+}
+
+// list returns the decoded items, never nil.
+func (c *collection[T]) list() []T {
+	if c.items == nil {
+		return []T{}
+	}
+	return c.items
+}

@@ -148,7 +148,7 @@ func (e *RateLimitError) Unwrap() error {
 
 // TransportError means a request got no HTTP response: the connection
 // failed or was reset, the request timed out or its context ended, or the
-// token for it could not be obtained (then it wraps *oauth2.RetrieveError).
+// token for it could not be obtained (then it wraps a *TokenError).
 type TransportError struct {
 	// Op is the operation that failed, one of the Op constants.
 	Op string
@@ -160,7 +160,10 @@ type TransportError struct {
 func (e *TransportError) Error() string {
 	cause := "<nil>"
 	var re *oauth2.RetrieveError
+	var tokErr *TokenError
 	switch {
+	case errors.As(e.Err, &tokErr):
+		cause = tokErr.Error()
 	case errors.As(e.Err, &re):
 		cause = describeRetrieveError(re)
 	case e.Err != nil:
@@ -415,10 +418,14 @@ func retryableStatus(code int) bool {
 // or 5xx answer, or a transport error (including the caller's context
 // ending, so check the context first when shutting down). A failure to get a
 // token is retryable only when the token endpoint itself answered 408, 429 or
-// 5xx.
+// 5xx, and not with invalid_grant or an MFA demand.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
+	}
+	var tokErr *TokenError
+	if errors.As(err, &tokErr) {
+		return tokErr.Retryable()
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
@@ -471,13 +478,13 @@ func IsConflict(err error) bool {
 
 // IsAuth reports whether err is a credentials problem: a 401 answer, a 403
 // whose code means the caller lacks a right (900150, 900308, 900309, 900329
-// for app-only tokens), or a token-endpoint failure (*oauth2.RetrieveError).
+// for app-only tokens), or a token-endpoint failure (*TokenError; see also
+// IsTokenFailure).
 func IsAuth(err error) bool {
 	if err == nil {
 		return false
 	}
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
+	if IsTokenFailure(err) {
 		return true
 	}
 	e := asError(err)
@@ -509,6 +516,13 @@ var tokenErrorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
+	}
+	var tokErr *TokenError
+	if errors.As(err, &tokErr) {
+		if tokenErrorCode.MatchString(tokErr.ErrorCode) {
+			return "token_" + tokErr.ErrorCode
+		}
+		return "token"
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
