@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -43,6 +44,7 @@ type e2e struct {
 	bin    string
 	env    []string
 	config string
+	simURL string
 	sim    *simulator.Simulator
 }
 
@@ -62,6 +64,7 @@ func newE2E(t *testing.T, simOpts simulator.Options, configYAML string) *e2e {
 		bin:    buildBinary(t),
 		config: cfgPath,
 		sim:    sim,
+		simURL: srv.URL,
 		env: append(os.Environ(),
 			"DATABASE_URL="+dbURL,
 			"PARTNER_CENTER_BASE_URL="+srv.URL,
@@ -421,4 +424,40 @@ func TestServeWarnsWhenCredentialsAreAppOnly(t *testing.T) {
 	require.NoError(t, serve.Wait())
 	require.Contains(t, logs.String(), "403/900329")
 	require.Contains(t, logs.String(), "app-only")
+}
+
+func TestRotatedRefreshTokenIsSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	opts := simulator.DefaultOptions()
+	opts.MinDuration, opts.MaxDuration = 200*time.Millisecond, 500*time.Millisecond
+	e := newE2E(t, opts, fastConfig)
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	e.env = append(e.env, "PARTNER_CENTER_TOKEN_ENCRYPTION_KEY="+key)
+
+	runBatch := func(name string) {
+		csvPath := filepath.Join(t.TempDir(), name+".csv")
+		require.NoError(t, os.WriteFile(csvPath, []byte("customer_id\n"+uuid.NewString()+"\n"), 0o600))
+		e.mustRun("import", "--batch", name, csvPath)
+		serve, _ := e.serve()
+		e.waitDone(name, time.Minute)
+		require.NoError(t, serve.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, serve.Wait())
+	}
+
+	runBatch("first")  // replica 1 redeems the configured token and stores the rotated one
+	runBatch("second") // replica 2 starts with the same configuration
+
+	rot := e.sim.RefreshRotations()
+	require.Len(t, rot, 2)
+	require.Equal(t, "e2e-refresh-token-value", rot[0].Presented)
+	require.Equal(t, rot[0].Issued, rot[1].Presented, "replica 2 used the token replica 1 was given")
+	require.False(t, rot[1].Stale)
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, e.dbURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var stored []byte
+	require.NoError(t, conn.QueryRow(ctx, `select ciphertext from secrets`).Scan(&stored))
+	require.False(t, bytes.Contains(stored, []byte(rot[1].Issued)), "stored encrypted")
 }

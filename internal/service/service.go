@@ -24,6 +24,7 @@ import (
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
 	"github.com/pcupgrade/orchestrator/internal/server"
 	"github.com/pcupgrade/orchestrator/internal/store"
+	"github.com/pcupgrade/orchestrator/internal/tokenstore"
 )
 
 // Connect opens a pool on databaseURL and checks that the server answers,
@@ -82,15 +83,32 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 			"and product upgrades accept app+user tokens only; every product-upgrade call will be refused with 403/900329. " +
 			"Set PARTNER_CENTER_REFRESH_TOKEN from the secure application model consent.")
 	}
-	base := &http.Client{Timeout: cfg.PartnerCenter.Timeout}
-	authed, err := partnercenter.NewHTTPClient(ctx, partnercenter.Credentials{
+	creds := partnercenter.Credentials{
 		TenantID:     cfg.PartnerCenter.TenantID,
 		ClientID:     cfg.PartnerCenter.ClientID,
 		ClientSecret: cfg.PartnerCenter.ClientSecret,
 		RefreshToken: cfg.PartnerCenter.RefreshToken,
 		TokenURL:     cfg.PartnerCenter.TokenURL,
 		Scope:        cfg.PartnerCenter.Scope,
-	}, base)
+	}
+	if creds.RefreshToken != "" {
+		if cfg.PartnerCenter.TokenEncryptionKey == "" {
+			logger.Warn("no token encryption key: refresh tokens Partner Center rotates are kept in memory only; " +
+				"set PARTNER_CENTER_TOKEN_ENCRYPTION_KEY so replicas and restarts share the newest one")
+		} else {
+			key, err := tokenstore.ParseKey(cfg.PartnerCenter.TokenEncryptionKey)
+			if err != nil {
+				return nil, err
+			}
+			ts, err := tokenstore.New(st, key, creds.TenantID, creds.ClientID)
+			if err != nil {
+				return nil, err
+			}
+			creds.RefreshTokenStore = ts
+		}
+	}
+	base := &http.Client{Timeout: cfg.PartnerCenter.Timeout}
+	authed, err := partnercenter.NewHTTPClient(ctx, creds, base)
 	if err != nil {
 		return nil, fmt.Errorf("partner center credentials: %w", err)
 	}
