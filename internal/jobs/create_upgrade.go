@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,10 +46,21 @@ func NewCreateUpgradeWorker(d *Deps) *CreateUpgradeWorker {
 }
 
 // createRequestID is the MS-RequestId of an item's create call. It depends
-// only on the item and its generation, so a retried job (after a timeout or a
-// crash) repeats the same request and Partner Center can recognise it.
+// only on the item, its generation and its create sequence, so a job retried
+// after a timeout, a 5xx, a transport error or a crash repeats the same
+// request and Partner Center can recognise it; after a definite answer the
+// sequence advances and the next create is a new request.
 func createRequestID(it store.Item) string {
-	return uuid.NewSHA1(uuid.MustParse(requestIDSpace), fmt.Appendf(nil, "product_upgrade_create/%d/%d", it.ID, it.Generation)).String()
+	return uuid.NewSHA1(uuid.MustParse(requestIDSpace),
+		fmt.Appendf(nil, "product_upgrade_create/%d/%d/%d", it.ID, it.Generation, it.CreateRequestSeq)).String()
+}
+
+// definiteAnswer reports whether Partner Center answered a request for sure
+// (any status but a 5xx or 408), as opposed to a timeout, a transport error
+// or a server failure after which the outcome is unknown.
+func definiteAnswer(resp *partnercenter.Response) bool {
+	code := resp.Status()
+	return code != 0 && code < 500 && code != http.StatusRequestTimeout
 }
 
 // Work implements river.Worker.
@@ -96,6 +108,11 @@ func (w *CreateUpgradeWorker) Work(ctx context.Context, job *river.Job[CreateUpg
 	}
 	id, resp, err := d.Upgrades.Create(ctx, partnercenter.Call{RequestID: createRequestID(it), CorrelationID: it.CorrelationID}, req)
 	record(ctx, d, it, resp, err)
+	if err != nil && definiteAnswer(resp) {
+		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
+			return aerr
+		}
+	}
 	if partnercenter.IsConflict(err) {
 		// 409/900109: an upgrade is already in progress for this customer.
 		// The next attempt's eligibility check names it and adopts it.

@@ -44,13 +44,13 @@ func setup(t *testing.T, status int, header http.Header, body string) testBundle
 		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(pc.Close)
-	client, err := partnercenter.NewClient(pc.Client(), partnercenter.WithBaseURL(pc.URL))
-	require.NoError(t, err)
+	client := newClient(t, pc.URL)
 
 	pool := storetest.NewPool(t)
 	st := store.New(pool)
 	var ids []int64
 	require.NoError(t, st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
+		var err error
 		_, ids, err = st.CreateBatch(ctx, store.NewBatch{Name: "p", Operation: "product_upgrade", CorrelationID: "0d9a4c1e-3f8b-4a5d-8c2e-7b6a5f4e3d2c"},
 			[]store.NewItem{{LineNumber: 2, CustomerID: "c1958bc7-3284-4952-a257-de594ee64743", ProductFamily: "Azure"}})
 		return err
@@ -59,6 +59,14 @@ func setup(t *testing.T, status int, header http.Header, body string) testBundle
 		Store: st, Upgrades: client.ProductUpgrades, Logger: slog.New(slog.DiscardHandler), Gate: jobs.NewGate(),
 		PollInitial: time.Second, PollMax: time.Minute, StallAfter: time.Minute, ReconcileInterval: time.Minute,
 	}}
+}
+
+// work runs one create_upgrade attempt; the error is the worker's own.
+func newClient(t *testing.T, url string) *partnercenter.Client {
+	t.Helper()
+	client, err := partnercenter.NewClient(http.DefaultClient, partnercenter.WithBaseURL(url))
+	require.NoError(t, err)
+	return client
 }
 
 // work runs one create_upgrade attempt; the error is the worker's own.

@@ -29,6 +29,9 @@ type Item struct {
 	ErrorMessage  string
 	UpgradeID     string
 	PollCount     int
+	// CreateRequestSeq numbers the item's create MS-RequestId; see
+	// AdvanceCreateRequest.
+	CreateRequestSeq int
 }
 
 // Item returns the item with that id, or ErrNotFound.
@@ -39,14 +42,14 @@ func (s *Store) Item(ctx context.Context, id int64) (Item, error) {
 	err := s.db.QueryRow(ctx, `
 		select i.id, i.batch_id, b.name, b.correlation_id::text, i.line_number, i.customer_id::text,
 		       i.product_family, i.status, i.generation, i.error_code, i.error_message,
-		       u.upgrade_id, u.poll_count
+		       i.create_request_seq, u.upgrade_id, u.poll_count
 		from batch_items i
 		join batches b on b.id = i.batch_id
 		left join upgrades u on u.item_id = i.id
 		where i.id = $1`, id,
 	).Scan(&it.ID, &it.BatchID, &it.BatchName, &it.CorrelationID, &it.LineNumber, &it.CustomerID,
 		&it.ProductFamily, &it.Status, &it.Generation, &it.ErrorCode, &it.ErrorMessage,
-		&upgradeID, &pollCount)
+		&it.CreateRequestSeq, &upgradeID, &pollCount)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Item{}, fmt.Errorf("item %d: %w", id, ErrNotFound)
 	}
@@ -60,6 +63,16 @@ func (s *Store) Item(ctx context.Context, id int64) (Item, error) {
 		it.PollCount = *pollCount
 	}
 	return it, nil
+}
+
+// AdvanceCreateRequest moves an item's create MS-RequestId to the next
+// sequence number. Call it after a create got a definite answer: the next
+// create is a new request, not a repeat.
+func (s *Store) AdvanceCreateRequest(ctx context.Context, id int64) error {
+	if _, err := s.db.Exec(ctx, `update batch_items set create_request_seq = create_request_seq + 1 where id = $1`, id); err != nil {
+		return fmt.Errorf("advance create request of item %d: %w", id, err)
+	}
+	return nil
 }
 
 // Transition is a status change of one item.
