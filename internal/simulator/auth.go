@@ -13,6 +13,7 @@ type accessToken struct {
 	// are taken to satisfy the MFA requirement.
 	appOnly   bool
 	clientID  string
+	tenant    string // lower-cased tenant of the token endpoint path
 	expiresAt time.Time
 }
 
@@ -32,6 +33,7 @@ func (s *Simulator) authenticate(rt *route, req *request) (response, bool) {
 		return unauthorized(codeAccessDenied, descAccessDenied+": the access token has expired."), false
 	}
 	if rt.auth == authAppUser && tok.appOnly {
+		req.token = tok
 		return partnerError(http.StatusForbidden, codeAppOnlyNotSupported, descAppOnlyNotSupported), false
 	}
 	req.token = tok

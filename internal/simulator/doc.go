@@ -22,8 +22,14 @@
 // from the clock (Options.Now) whenever it is asked for; nothing runs in
 // the background.
 //
-// Ground truth for assertions: Upgrades, CreatedCount, Requests and
-// RefreshRotations.
+// It also serves legacy subscription upgrades and new-commerce transitions
+// (subscriptions.go), injects faults (faults.go: rate limits, 5xx,
+// connection resets, truncated bodies, latency, token outages), loads
+// scenario files (scenario.go) and runs its lifecycles on a clock that can
+// be sped up (Options.ClockSpeedup). docs/simulator.md describes it all.
+//
+// Ground truth for assertions: Upgrades, CreatedCount, Requests,
+// RefreshRotations and Stats (also served at GET /_sim/stats).
 //
 // Files: options.go (configuration), predict.go (outcomes), route.go
 // (routing), simulator.go (request pipeline and ground truth), auth.go

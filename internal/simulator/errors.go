@@ -59,9 +59,21 @@ const (
 	codeAppOnlyNotSupported = 900329
 	descAppOnlyNotSupported = "This resource does not support application-only authentication."
 
+	codeSubscriptionNotActive = 800012
+	descSubscriptionNotActive = "Subscription is not active"
+
+	codePendingOperation = 900278
+	descPendingOperation = "There is a pending operation on subscription %s. Retry after 24 hours."
+
+	codeTargetSameAsSource = 900259
+	descTargetSameAsSource = "Target subscription can't be the same as the source subscription"
+
 	// No code is documented for these; the HTTP status is used as the code.
 	codeMethodNotAllowed = http.StatusMethodNotAllowed
 	codeRequestIDReused  = http.StatusConflict
+
+	codeServiceUnavailable = http.StatusServiceUnavailable
+	descServiceUnavailable = "The service is temporarily unavailable. Try again later."
 )
 
 // errorSource is the component named in every error body.

@@ -17,6 +17,12 @@ const (
 	OpProductUpgradeCreate      = "product_upgrade_create"
 	OpProductUpgradeStatus      = "product_upgrade_status"
 
+	OpSubscriptionUpgrades      = "subscription_upgrades"       // GET .../subscriptions/{s}/upgrades
+	OpSubscriptionUpgradeCreate = "subscription_upgrade_create" // POST .../subscriptions/{s}/upgrades
+	OpTransitionEligibilities   = "transition_eligibilities"    // GET .../transitionEligibilities
+	OpTransitionCreate          = "transition_create"           // POST .../transitions
+	OpTransitions               = "transitions"                 // GET .../transitions
+
 	// OpUnrouted counts requests that matched no route, or matched a route
 	// with another method. It cannot be delayed.
 	OpUnrouted = "unrouted"
@@ -30,11 +36,15 @@ const (
 	DefaultMaxDuration     = 15 * time.Second
 	DefaultMaxLineItems    = 3
 	DefaultTokenTTL        = time.Hour
+	// DefaultLicenseErrorShare is the share of customers whose subscription
+	// upgrades with license transfer report license errors.
+	DefaultLicenseErrorShare = 0.05
 )
 
 // operations lists the operations a latency may be configured for.
 func operations() []string {
-	return []string{OpToken, OpProductUpgradeEligibility, OpProductUpgradeCreate, OpProductUpgradeStatus}
+	return []string{OpToken, OpProductUpgradeEligibility, OpProductUpgradeCreate, OpProductUpgradeStatus,
+		OpSubscriptionUpgrades, OpSubscriptionUpgradeCreate, OpTransitionEligibilities, OpTransitionCreate, OpTransitions}
 }
 
 // Options configure a Simulator. Zero values take documented defaults,
@@ -84,6 +94,33 @@ type Options struct {
 
 	// Now is the simulated clock. Nil means time.Now.
 	Now func() time.Time
+
+	// LicenseErrorShare is the share of customers whose subscription
+	// upgrades of type upgrade_with_license_transfer report licenseErrors,
+	// in [0,1]. DefaultOptions sets 0.05.
+	LicenseErrorShare float64
+
+	// ClockSpeedup makes simulated time run N times faster than Now for
+	// lifecycles (upgrades, transitions) and token expiry. Zero means 1.
+	// Rate limits, Retry-After and latencies stay on the unscaled clock.
+	ClockSpeedup float64
+
+	// PinCredentials, when set, makes the token endpoint accept only this
+	// client id and secret; others get invalid_client.
+	PinCredentials *Credentials
+
+	// RateLimits are token buckets per operation (keys: the Op* constants
+	// except OpToken and OpUnrouted). Nil means no rate limits;
+	// DefaultRateLimits returns the documented ones.
+	RateLimits map[string]RateLimit
+
+	// Faults inject failures per operation (keys: the Op* constants except
+	// OpUnrouted, or "*" for every Partner Center operation without an
+	// entry of its own).
+	Faults map[string]Fault
+
+	// TokenOutage makes the token endpoint answer 503.
+	TokenOutage TokenOutage
 }
 
 // DefaultOptions returns the options used by `make demo`: 10% ineligible
@@ -97,6 +134,8 @@ func DefaultOptions() Options {
 		MaxLineItems:    DefaultMaxLineItems,
 		TokenTTL:        DefaultTokenTTL,
 		Now:             time.Now,
+
+		LicenseErrorShare: DefaultLicenseErrorShare,
 	}
 }
 
@@ -107,7 +146,7 @@ func (o Options) normalize() (Options, error) {
 	for _, sh := range []struct {
 		name string
 		v    float64
-	}{{"IneligibleShare", o.IneligibleShare}, {"FailShare", o.FailShare}} {
+	}{{"IneligibleShare", o.IneligibleShare}, {"FailShare", o.FailShare}, {"LicenseErrorShare", o.LicenseErrorShare}} {
 		if math.IsNaN(sh.v) || sh.v < 0 || sh.v > 1 {
 			errs = append(errs, fmt.Errorf("%s %v is outside [0,1]", sh.name, sh.v))
 		}
@@ -177,6 +216,16 @@ func (o Options) normalize() (Options, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	switch {
+	case math.IsNaN(o.ClockSpeedup) || o.ClockSpeedup < 0:
+		errs = append(errs, fmt.Errorf("ClockSpeedup %v is negative", o.ClockSpeedup))
+	case o.ClockSpeedup == 0:
+		o.ClockSpeedup = 1
+	}
+	if o.PinCredentials != nil && (o.PinCredentials.ClientID == "" || o.PinCredentials.ClientSecret == "") {
+		errs = append(errs, errors.New("PinCredentials needs both ClientID and ClientSecret"))
+	}
+	errs = append(errs, o.normalizeFaults()...)
 	if len(errs) > 0 {
 		return Options{}, fmt.Errorf("simulator: invalid options: %w", errors.Join(errs...))
 	}

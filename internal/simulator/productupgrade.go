@@ -227,6 +227,7 @@ func (s *Simulator) productUpgradeCreate(req *request) response {
 	s.upgrades = append(s.upgrades, u)
 	s.upgradeByID[u.id] = u
 	s.byCustomer[key] = append(s.byCustomer[key], u)
+	s.recordCreate(key, key)
 	return response{
 		status: http.StatusAccepted,
 		header: http.Header{"Location": {"productUpgrades/" + u.id}},

@@ -20,6 +20,7 @@ type authRequirement int
 const (
 	authNone    authRequirement = iota // token endpoints
 	authAppUser                        // a bearer token minted for app+user; app-only gets 403/900329
+	authAny                            // any valid bearer token (app-only or app+user)
 )
 
 // route is one endpoint of the simulator.
@@ -53,6 +54,11 @@ func routes() []route {
 		r.family, r.auth, r.idempotent = familyPartner, authAppUser, method == http.MethodPost
 		return r
 	}
+	sub := func(method, pattern, op string, handle func(*Simulator, *request) response) route {
+		r := partner(method, "/v1/customers/{customerId}/subscriptions/{subscriptionId}/"+pattern, op, handle)
+		r.auth = authAny
+		return r
+	}
 	aad := func(pattern string, handle func(*Simulator, *request) response) route {
 		r := newRoute(http.MethodPost, pattern, OpToken, handle)
 		r.family = familyAAD
@@ -62,6 +68,11 @@ func routes() []route {
 		partner(http.MethodPost, "/v1/productUpgrades/eligibility", OpProductUpgradeEligibility, (*Simulator).productUpgradeEligibility),
 		partner(http.MethodPost, "/v1/productUpgrades", OpProductUpgradeCreate, (*Simulator).productUpgradeCreate),
 		partner(http.MethodPost, "/v1/productUpgrades/{upgradeId}/status", OpProductUpgradeStatus, (*Simulator).productUpgradeStatus),
+		sub(http.MethodGet, "upgrades", OpSubscriptionUpgrades, (*Simulator).subscriptionUpgrades),
+		sub(http.MethodPost, "upgrades", OpSubscriptionUpgradeCreate, (*Simulator).subscriptionUpgradeCreate),
+		sub(http.MethodGet, "transitionEligibilities", OpTransitionEligibilities, (*Simulator).transitionEligibilities),
+		sub(http.MethodPost, "transitions", OpTransitionCreate, (*Simulator).transitionCreate),
+		sub(http.MethodGet, "transitions", OpTransitions, (*Simulator).transitionList),
 		aad("/{tenant}/oauth2/token", (*Simulator).tokenV1),
 		aad("/{tenant}/oauth2/v2.0/token", (*Simulator).tokenV2),
 	}

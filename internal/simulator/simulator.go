@@ -4,9 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +50,25 @@ type Simulator struct {
 	upgradeByID     map[string]*upgrade   // lower-cased id
 	byCustomer      map[string][]*upgrade // lower-cased customer id, in creation order
 	idempotency     map[string]idempotencyEntry
+	epoch           time.Time // unscaled clock at creation
+
+	subUpgrades map[string]*subscriptionUpgrade // lower-cased customer/subscription
+	transitions map[string][]*transition        // lower-cased customer/subscription, in creation order
+	creates     map[string]int                  // lower-cased customer -> creates of any kind
+	perTarget   map[string]int                  // duplicate key -> creates
+
+	buckets              map[string]*bucket
+	attempts             map[string]int
+	counters             map[string]int
+	statuses             map[string]map[string]int
+	unauthenticated      int
+	retryAfterViolations int
+	throttled            int
+	serverErrors         int
+	resets               int
+	malformed            int
+	tokenOutages         int
+	inflight, peak       int
 }
 
 // New returns a Simulator, or an error when opts are invalid.
@@ -66,7 +89,16 @@ func New(opts Options) (*Simulator, error) {
 		upgradeByID:     make(map[string]*upgrade),
 		byCustomer:      make(map[string][]*upgrade),
 		idempotency:     make(map[string]idempotencyEntry),
+		subUpgrades:     make(map[string]*subscriptionUpgrade),
+		transitions:     make(map[string][]*transition),
+		creates:         make(map[string]int),
+		perTarget:       make(map[string]int),
+		buckets:         make(map[string]*bucket),
+		attempts:        make(map[string]int),
+		counters:        make(map[string]int),
+		statuses:        make(map[string]map[string]int),
 	}
+	s.epoch = o.Now()
 	for _, list := range []struct {
 		ids []string
 		f   force
@@ -100,7 +132,7 @@ type UpgradeRecord struct {
 func (s *Simulator) Upgrades() []UpgradeRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.opts.Now()
+	now := s.now()
 	out := make([]UpgradeRecord, len(s.upgrades))
 	for i, u := range s.upgrades {
 		out[i] = UpgradeRecord{
@@ -145,6 +177,14 @@ type request struct {
 	header http.Header
 	body   []byte
 	params map[string]string
+	query  url.Values
+	// customer is the lower-cased customer id of the path or body, or "".
+	customer string
+	// wall is the unscaled clock (rate limits, outages).
+	wall time.Time
+	// throttledKey and retrySecs are set when the request got a 429.
+	throttledKey string
+	retrySecs    int
 	// clientRequestID is the MS-RequestId the client sent, or "".
 	clientRequestID string
 	token           accessToken
@@ -160,6 +200,13 @@ type response struct {
 
 // ServeHTTP implements http.Handler.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && strings.EqualFold(strings.TrimRight(r.URL.Path, "/"), statsPath) {
+		s.serveStats(w)
+		return
+	}
+	s.enter()
+	defer s.leave()
+
 	info := infoFrom(r.Context())
 	rt, params, allowed := s.match(r.Method, r.URL.Path)
 	if rt == nil {
@@ -171,7 +218,9 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(allowed) > 0 {
 			fam = pathFamily(r.URL.Path)
 		}
-		s.write(w, s.traceHeaders(fam, r), s.unrouted(fam, r, allowed))
+		resp := s.unrouted(fam, r, allowed)
+		s.recordStatus(OpUnrouted, strconv.Itoa(resp.status))
+		s.write(w, s.traceHeaders(fam, r), resp)
 		return
 	}
 
@@ -179,39 +228,117 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &request{
 		method:          r.Method,
 		path:            r.URL.Path,
+		query:           r.URL.Query(),
 		header:          r.Header,
 		body:            body,
 		params:          params,
 		clientRequestID: strings.TrimSpace(r.Header.Get("MS-RequestId")),
 	}
+	req.customer = strings.ToLower(params["customerId"])
+	if req.customer == "" && rt.family == familyPartner {
+		var c struct{ CustomerID string }
+		_ = json.Unmarshal(body, &c)
+		req.customer = strings.ToLower(strings.TrimSpace(c.CustomerID))
+	}
 	trace := s.traceHeaders(rt.family, r)
 
 	s.mu.Lock()
-	req.now = s.opts.Now()
-	resp, replayed := s.serve(rt, req, readErr)
+	req.now = s.now()
+	req.wall = s.opts.Now()
+	key := s.attemptKey(rt.op, req)
+	resp, replayed, eff := s.serve(rt, req, readErr, key)
 	s.mu.Unlock()
 	info.set(rt.op, replayed)
 
-	if !sleep(r, s.opts.Latency[rt.op]) {
+	if !sleep(r, s.latency(rt.op, key)) {
+		s.recordStatus(rt.op, "499")
 		return // the client went away; the work is done regardless
 	}
+	switch eff {
+	case effectReset:
+		if reset(w) {
+			s.recordStatus(rt.op, "reset")
+			return
+		}
+	case effectMalformed:
+		if len(resp.body) > 1 {
+			resp.body = resp.body[:len(resp.body)/2]
+			s.mu.Lock()
+			s.malformed++
+			s.mu.Unlock()
+		}
+	}
+	s.recordStatus(rt.op, strconv.Itoa(resp.status))
 	s.write(w, trace, resp)
+	if req.throttledKey != "" {
+		s.told(req.throttledKey, req.retrySecs, s.opts.Now())
+	}
 }
 
-// serve runs a routed request. The caller holds s.mu.
-func (s *Simulator) serve(rt *route, req *request, readErr error) (resp response, replayed bool) {
+// serve runs a routed request: token outage, authentication, rate limit,
+// injected server errors and resets, then the operation. The caller holds
+// s.mu.
+func (s *Simulator) serve(rt *route, req *request, readErr error, key string) (resp response, replayed bool, eff effect) {
+	f := s.fault(rt.op)
+	if rt.op == OpToken {
+		if resp, down := s.tokenOutage(req, key); down {
+			s.requests[rt.op]++
+			return resp, false, effectNone
+		}
+	}
 	if rt.auth != authNone {
 		if resp, ok := s.authenticate(rt, req); !ok {
 			s.requests[rt.op]++
-			return resp, false
+			if resp.status == http.StatusUnauthorized {
+				s.unauthenticated++
+			}
+			return resp, false, effectNone
 		}
 	}
+	if rt.family == familyPartner {
+		if resp, ok := s.throttle(rt.op, req); !ok {
+			s.requests[rt.op]++
+			return resp, false, effectNone
+		}
+	}
+	u := s.draw(key, "fault/"+rt.op)
+	switch {
+	case u < f.Share500:
+		s.requests[rt.op]++
+		s.serverErrors++
+		if rt.family == familyAAD {
+			return aadError(req, http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again."), false, effectNone
+		}
+		return serverError(http.StatusInternalServerError, 0), false, effectNone
+	case u < f.Share500+f.Share503:
+		s.requests[rt.op]++
+		s.serverErrors++
+		if rt.family == familyAAD {
+			resp := aadError(req, http.StatusServiceUnavailable, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
+			if f.RetryAfter503 > 0 {
+				resp.header.Set("Retry-After", strconv.Itoa(int(math.Ceil(f.RetryAfter503.Seconds()))))
+			}
+			return resp, false, effectNone
+		}
+		return serverError(http.StatusServiceUnavailable, f.RetryAfter503), false, effectNone
+	case u < f.Share500+f.Share503+f.ResetShare:
+		s.requests[rt.op]++
+		s.resets++
+		return response{}, false, effectReset
+	}
+	if s.draw(key, "fault/after/"+rt.op) < f.ResetAfterWorkShare {
+		eff = effectReset
+		s.resets++
+	} else if s.draw(key, "fault/malformed/"+rt.op) < f.MalformedShare {
+		eff = effectMalformed
+	}
+
 	if readErr != nil {
 		s.requests[rt.op]++
 		if rt.family == familyAAD {
-			return aadError(req, http.StatusBadRequest, "invalid_request", 900144, "The request body could not be read."), false
+			return aadError(req, http.StatusBadRequest, "invalid_request", 900144, "The request body could not be read."), false, eff
 		}
-		return partnerError(http.StatusBadRequest, codeInvalidInput, descInvalidInput+": the request body could not be read."), false
+		return partnerError(http.StatusBadRequest, codeInvalidInput, descInvalidInput+": the request body could not be read."), false, eff
 	}
 	remember := rt.idempotent && req.clientRequestID != ""
 	if remember {
@@ -221,7 +348,7 @@ func (s *Simulator) serve(rt *route, req *request, readErr error) (resp response
 			} else {
 				s.requests[rt.op]++
 			}
-			return resp, replayed
+			return resp, replayed, eff
 		}
 	}
 	s.requests[rt.op]++
@@ -229,14 +356,24 @@ func (s *Simulator) serve(rt *route, req *request, readErr error) (resp response
 	if remember {
 		s.store(req, resp)
 	}
-	return resp, false
+	return resp, false, eff
+}
+
+// now is the simulated time: Options.Now run ClockSpeedup times faster
+// from the simulator's creation.
+func (s *Simulator) now() time.Time {
+	t := s.opts.Now()
+	if s.opts.ClockSpeedup == 1 {
+		return t
+	}
+	return s.epoch.Add(time.Duration(float64(t.Sub(s.epoch)) * s.opts.ClockSpeedup))
 }
 
 // unrouted answers a request no route serves: 405 (in the shape of the
 // path's family) when the path exists with another method, otherwise a
 // Partner Center 404.
 func (s *Simulator) unrouted(fam family, r *http.Request, allowed []string) response {
-	req := &request{method: r.Method, path: r.URL.Path, header: r.Header, now: s.opts.Now()}
+	req := &request{method: r.Method, path: r.URL.Path, header: r.Header, now: s.now()}
 	if len(allowed) > 0 {
 		var resp response
 		if fam == familyAAD {

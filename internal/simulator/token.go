@@ -167,6 +167,16 @@ func (s *Simulator) token(req *request, version int) response {
 	if clientID == "" {
 		return missingParameter(req, "client_id")
 	}
+	if pin := s.opts.PinCredentials; pin != nil {
+		if clientID != pin.ClientID {
+			return aadError(req, http.StatusUnauthorized, "invalid_client", 700016,
+				fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, req.params["tenant"]))
+		}
+		if (clientSecret != "" || grantType == "client_credentials") && clientSecret != pin.ClientSecret {
+			return aadError(req, http.StatusUnauthorized, "invalid_client", 7000215,
+				"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.")
+		}
+	}
 
 	var g tokenGrant
 	switch grantType {
@@ -242,7 +252,7 @@ func (s *Simulator) token(req *request, version int) response {
 
 	access := opaque(64)
 	expires := req.now.Add(s.opts.TokenTTL)
-	s.tokens[access] = accessToken{appOnly: g.appOnly, clientID: clientID, expiresAt: expires}
+	s.tokens[access] = accessToken{appOnly: g.appOnly, clientID: clientID, tenant: strings.ToLower(req.params["tenant"]), expiresAt: expires}
 	ttl := int64(s.opts.TokenTTL / time.Second)
 
 	if version == 1 {
