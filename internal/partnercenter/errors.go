@@ -379,6 +379,19 @@ func truncateRunes(s string, maxRunes int) string {
 	return strings.TrimSpace(string(runes[:maxRunes-1])) + "…"
 }
 
+// asciiLower lowers ASCII letters only, so that byte offsets found in the
+// result are valid in s (strings.ToLower rewrites invalid UTF-8 and can
+// change the length).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
 // bodySnippet returns a short readable excerpt of a body that is not a
 // Partner Center error, with HTML reduced to its text.
 func bodySnippet(body []byte, contentType string, secrets []string) string {
@@ -389,8 +402,9 @@ func bodySnippet(body []byte, contentType string, secrets []string) string {
 	if strings.Contains(strings.ToLower(contentType), "html") || strings.HasPrefix(s, "<") {
 		// Keep the title, which usually names the failure, then the text.
 		title := ""
-		if i := strings.Index(strings.ToLower(s), "<title>"); i >= 0 {
-			if j := strings.Index(strings.ToLower(s[i:]), "</title>"); j > 0 {
+		lower := asciiLower(s) // same byte offsets as s, even for invalid UTF-8
+		if i := strings.Index(lower, "<title>"); i >= 0 {
+			if j := strings.Index(lower[i:], "</title>"); j > 0 {
 				title = s[i+len("<title>") : i+j]
 			}
 		}
