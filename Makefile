@@ -25,6 +25,15 @@ demo: db build ## Run a 200-customer batch end to end against the built-in simul
 test: db ## Run every test against real PostgreSQL and the simulator
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target of the Partner Center client for FUZZTIME (default 60s) each
+	@for f in $$(grep -ho '^func Fuzz[A-Za-z]*' internal/partnercenter/*_test.go | sed 's/^func //'); do \
+		echo "== $$f"; \
+		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./internal/partnercenter/ || exit 1; \
+	done
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
