@@ -34,6 +34,7 @@ type PartnerCenter struct {
 	BaseURL      string `yaml:"base_url"`
 	TokenURL     string `yaml:"token_url"`
 	Scope        string `yaml:"scope"`
+	Resource     string `yaml:"resource"`
 	TenantID     string `yaml:"tenant_id"`
 	ClientID     string `yaml:"client_id"`
 	ClientSecret string `yaml:"client_secret"`

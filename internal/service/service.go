@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		RefreshToken: cfg.PartnerCenter.RefreshToken,
 		TokenURL:     cfg.PartnerCenter.TokenURL,
 		Scope:        cfg.PartnerCenter.Scope,
+		Resource:     cfg.PartnerCenter.Resource,
 	}
 	if creds.RefreshToken != "" {
 		if cfg.PartnerCenter.TokenEncryptionKey == "" {
