@@ -162,23 +162,9 @@ type OfferProduct struct {
 	Unit string `json:"unit,omitempty"`
 }
 
-// offerFields is Offer without its methods and extra members.
-type offerFields struct {
-	ID                     string        `json:"id"`
-	Name                   string        `json:"name,omitempty"`
-	Description            string        `json:"description,omitempty"`
-	MinimumQuantity        int           `json:"minimumQuantity"`
-	MaximumQuantity        int           `json:"maximumQuantity"`
-	Rank                   int           `json:"rank,omitempty"`
-	Locale                 string        `json:"locale,omitempty"`
-	Country                string        `json:"country,omitempty"`
-	IsAddOn                bool          `json:"isAddOn"`
-	IsAvailableForPurchase bool          `json:"isAvailableForPurchase"`
-	Billing                string        `json:"billing,omitempty"`
-	IsAutoRenewable        bool          `json:"isAutoRenewable"`
-	UnitType               string        `json:"unitType,omitempty"`
-	Product                *OfferProduct `json:"product,omitempty"`
-}
+// offerFields is Offer without its methods, for the default encoding of
+// its modelled members (encoding/json ignores the unexported extra).
+type offerFields Offer
 
 // offerKeys are the JSON names Offer models.
 var offerKeys = []string{
@@ -207,7 +193,8 @@ func (o *Offer) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &all); err != nil {
 		return err
 	}
-	*o = offerWithExtra(f, nil)
+	*o = Offer(f)
+	o.extra = nil
 	for k, v := range all {
 		if isOfferKey(k) {
 			continue
@@ -223,13 +210,7 @@ func (o *Offer) UnmarshalJSON(b []byte) error {
 // MarshalJSON implements json.Marshaler: the modelled fields in camelCase,
 // then the unmodelled members as received.
 func (o Offer) MarshalJSON() ([]byte, error) {
-	f := offerFields{
-		ID: o.ID, Name: o.Name, Description: o.Description, MinimumQuantity: o.MinimumQuantity,
-		MaximumQuantity: o.MaximumQuantity, Rank: o.Rank, Locale: o.Locale, Country: o.Country,
-		IsAddOn: o.IsAddOn, IsAvailableForPurchase: o.IsAvailableForPurchase, Billing: o.Billing,
-		IsAutoRenewable: o.IsAutoRenewable, UnitType: o.UnitType, Product: o.Product,
-	}
-	b, err := json.Marshal(f)
+	b, err := json.Marshal(offerFields(o))
 	if err != nil || len(o.extra) == 0 {
 		return b, err
 	}
@@ -241,13 +222,4 @@ func (o Offer) MarshalJSON() ([]byte, error) {
 		m[k] = v
 	}
 	return json.Marshal(m)
-}
-
-func offerWithExtra(f offerFields, extra map[string]json.RawMessage) Offer {
-	return Offer{
-		ID: f.ID, Name: f.Name, Description: f.Description, MinimumQuantity: f.MinimumQuantity,
-		MaximumQuantity: f.MaximumQuantity, Rank: f.Rank, Locale: f.Locale, Country: f.Country,
-		IsAddOn: f.IsAddOn, IsAvailableForPurchase: f.IsAvailableForPurchase, Billing: f.Billing,
-		IsAutoRenewable: f.IsAutoRenewable, UnitType: f.UnitType, Product: f.Product, extra: extra,
-	}
 }
