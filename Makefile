@@ -7,7 +7,7 @@ BIN := bin/orchestrator
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-z/]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z/-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## Build bin/orchestrator
@@ -34,8 +34,19 @@ fuzz: ## Run every fuzz target of the Partner Center client for FUZZTIME (defaul
 		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./internal/partnercenter/ || exit 1; \
 	done
 
+.PHONY: bench
+bench: db ## Run the benchmarks (metrics scrape, 1M-row import) and update docs/benchmarks.md
+	bash scripts/bench.sh
+	bash scripts/bench-import.sh
+	bash scripts/bench-governor.sh
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+.PHONY: check-deploy
+check-deploy: ## Install the pinned deploy tools (.tools/) and check deploy/: rules, dashboard, manifests
+	bash scripts/install-deploy-tools.sh
+	bash scripts/check-deploy.sh

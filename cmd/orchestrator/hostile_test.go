@@ -42,7 +42,16 @@ func hostileScenario(t *testing.T) simulator.Options {
 	return opts
 }
 
+// hostileConfig lets the service believe in limits twice as generous as
+// the simulator's (60 per 10s), so Partner Center's 429s, not the
+// governor, do the throttling: each pauses the shared bucket.
 const hostileConfig = `
+rate_limits:
+  limits:
+    product_upgrade_eligibility: {calls: 720, per: 1m, scope: partner}
+    product_upgrade_create: {calls: 720, per: 1m, scope: partner}
+    product_upgrade_status: {calls: 720, per: 1m, scope: partner}
+    subscriptions: {calls: 100000, per: 1m, scope: customer}
 workers:
   max_workers: 20
   max_attempts: 25

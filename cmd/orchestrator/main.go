@@ -78,7 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	root.AddCommand(
-		migrateCmd(e), importCmd(e), serveCmd(e), statusCmd(e), reportCmd(e), simulateCmd(e), demoCmd(e),
+		migrateCmd(e), importCmd(e), serveCmd(e), statusCmd(e), reportCmd(e), batchCmd(e), historyCmd(e),
+		simulateCmd(e), demoCmd(e),
 	)
 	return root.ExecuteContext(ctx)
 }

@@ -183,6 +183,12 @@ func (e *e2e) waitDone(batch string, timeout time.Duration) report.Status {
 }
 
 const fastConfig = `
+rate_limits:
+  limits:
+    product_upgrade_eligibility: {calls: 100000, per: 1m, scope: partner}
+    product_upgrade_create: {calls: 100000, per: 1m, scope: partner}
+    product_upgrade_status: {calls: 100000, per: 1m, scope: partner}
+    subscriptions: {calls: 100000, per: 1m, scope: customer}
 workers:
   max_workers: 10
   job_timeout: 10s
@@ -237,7 +243,7 @@ func TestEndToEndBatch(t *testing.T) {
 	require.Equal(t, "e2e", st.Batch)
 	require.Equal(t, 50, st.Total)
 	require.Equal(t, map[string]int{
-		"pending": 0, "in_progress": 0, "ineligible": 6, "failed": 7, "completed": 37, "cancelled": 0,
+		"pending": 0, "in_progress": 0, "ineligible": 6, "failed": 7, "completed": 37, "cancelled": 0, "eligible": 0,
 	}, st.Counts)
 
 	reportCSV := e.mustRun("report", "--batch", "e2e", "--format", "csv")

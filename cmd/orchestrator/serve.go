@@ -24,7 +24,7 @@ func serveCmd(e *env) *cobra.Command {
 			}
 			logger := e.logger(cfg)
 			logger.Info("starting", "config", cfg)
-			pool, err := service.Connect(cmd.Context(), cfg.DatabaseURL, int32(cfg.Workers.MaxWorkers+10))
+			pool, err := service.Connect(cmd.Context(), cfg.DatabaseURL, int32(cfg.DatabaseMaxConns))
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+
 	"github.com/spf13/cobra"
 
 	"github.com/pcupgrade/orchestrator/internal/report"
@@ -11,9 +13,17 @@ func statusCmd(e *env) *cobra.Command {
 	var batch string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status --batch NAME [--json]",
-		Short: "Show where a batch stands: items by status and whether all are final",
-		Args:  cobra.NoArgs,
+		Use:   "status [--batch NAME] [--json]",
+		Short: "Show where a batch stands (state, items by status, throughput, ETA, errors), or list every batch",
+		Long: `With --batch: the batch's state (and why), items by status, stuck items, pauses in
+force, throughput (items settled per minute over the last 5 and 15 minutes), the
+estimated time to finish (open items at the 5-minute rate; unknown when nothing
+settled lately), the age of the oldest item in progress and the most frequent
+error codes.
+
+Without --batch: every batch, newest first, one line each (name, operation, state,
+total, done %, throughput, ETA).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, pool, err := e.connect(cmd.Context(), 2)
 			if err != nil {
@@ -21,23 +31,37 @@ func statusCmd(e *env) *cobra.Command {
 			}
 			defer pool.Close()
 			st := store.New(pool)
+			if !cmd.Flags().Changed("batch") {
+				all, err := st.BatchesProgress(cmd.Context())
+				if err != nil {
+					return err
+				}
+				list := make([]report.Summary, 0, len(all))
+				for _, bp := range all {
+					list = append(list, report.NewSummary(bp))
+				}
+				if asJSON {
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(map[string]any{"batches": list})
+				}
+				return report.WriteSummariesTable(e.stdout, list)
+			}
 			b, err := st.BatchByName(cmd.Context(), batch)
 			if err != nil {
 				return err
 			}
-			counts, err := st.StatusCounts(cmd.Context(), b.ID)
+			s, err := report.LoadStatus(cmd.Context(), st, b)
 			if err != nil {
 				return err
 			}
-			s := report.NewStatus(b, counts)
 			if asJSON {
 				return s.WriteJSON(e.stdout)
 			}
 			return s.WriteTable(e.stdout)
 		},
 	}
-	cmd.Flags().StringVar(&batch, "batch", "", "batch name (required)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (fields batch, total, counts, done, ...)")
-	_ = cmd.MarkFlagRequired("batch")
+	cmd.Flags().StringVar(&batch, "batch", "", "batch name (without it: list every batch)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (fields batch, total, counts, stuck, done, throughput_per_minute_5m, eta_seconds, ...; without --batch: {\"batches\": [...]})")
 	return cmd
 }

@@ -15,18 +15,47 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pcupgrade/orchestrator/internal/ratelimit"
 )
 
 // Config is the whole configuration. Every key is documented in
 // config.example.yaml at the repository root.
 type Config struct {
-	DatabaseURL   string        `yaml:"database_url"`
-	PartnerCenter PartnerCenter `yaml:"partner_center"`
-	Server        Server        `yaml:"server"`
-	Workers       Workers       `yaml:"workers"`
-	Polling       Polling       `yaml:"polling"`
-	Reconcile     Reconcile     `yaml:"reconcile"`
-	Log           Log           `yaml:"log"`
+	DatabaseURL string `yaml:"database_url"`
+	// DatabaseMaxConns bounds each process's PostgreSQL connections. Jobs
+	// hold one only while they read or write, never during a Partner
+	// Center call, so it can be well below workers.max_workers.
+	DatabaseMaxConns int           `yaml:"database_max_conns"`
+	PartnerCenter    PartnerCenter `yaml:"partner_center"`
+	Server           Server        `yaml:"server"`
+	Workers          Workers       `yaml:"workers"`
+	Polling          Polling       `yaml:"polling"`
+	Reconcile        Reconcile     `yaml:"reconcile"`
+	Halt             Halt          `yaml:"halt"`
+	RateLimits       RateLimits    `yaml:"rate_limits"`
+	Log              Log           `yaml:"log"`
+}
+
+// RateLimits configures the rate governor: Partner Center's limits, shared
+// by every replica through PostgreSQL.
+type RateLimits struct {
+	// Headroom (0..1] scales every limit, so clock differences with
+	// Partner Center do not become 429s.
+	Headroom float64 `yaml:"headroom"`
+	// PollReserve [0..1) is the share of each bucket's burst that status
+	// polls leave to eligibility checks and creates.
+	PollReserve float64 `yaml:"poll_reserve"`
+	// Limits by name (see ratelimit.DefaultLimits for the names and the
+	// operations each covers).
+	Limits map[string]RateLimit `yaml:"limits"`
+}
+
+// RateLimit is one limit: Calls per Per, for the partner or per customer.
+type RateLimit struct {
+	Calls int           `yaml:"calls"`
+	Per   time.Duration `yaml:"per"`
+	Scope string        `yaml:"scope"`
 }
 
 // PartnerCenter says where Partner Center is and how to authenticate.
@@ -49,6 +78,9 @@ type PartnerCenter struct {
 // Server configures the HTTP listener of `serve`.
 type Server struct {
 	Listen string `yaml:"listen"`
+	// APITokens are the bearer tokens /api/v1 accepts. Empty: the API
+	// answers 401 to everyone.
+	APITokens []string `yaml:"api_tokens"`
 }
 
 // Workers configures the River job workers.
@@ -60,12 +92,32 @@ type Workers struct {
 	ShutdownTimeout      time.Duration `yaml:"shutdown_timeout"`
 	RetryBase            time.Duration `yaml:"retry_base"`
 	RetryMax             time.Duration `yaml:"retry_max"`
+	// AuthPause is how long all work pauses after Partner Center refused
+	// our credentials.
+	AuthPause time.Duration `yaml:"auth_pause"`
+	// QueueDepth is how many items may be queued for a worker at once;
+	// DispatchInterval how often the leader tops the queue up.
+	QueueDepth       int           `yaml:"queue_depth"`
+	DispatchInterval time.Duration `yaml:"dispatch_interval"`
 }
 
 // Polling configures how upgrade status is polled.
 type Polling struct {
 	InitialInterval time.Duration `yaml:"initial_interval"`
 	MaxInterval     time.Duration `yaml:"max_interval"`
+	// StuckAfter flags an item stuck when Partner Center has worked on it
+	// this long; it is then no longer polled.
+	StuckAfter time.Duration `yaml:"stuck_after"`
+}
+
+// Halt configures the automatic halt of a batch whose items fail too often.
+type Halt struct {
+	// FailureRate (0..1) of the items settled within Window that, once
+	// reached, halts the batch; 0 disables.
+	FailureRate float64       `yaml:"failure_rate"`
+	Window      time.Duration `yaml:"window"`
+	// MinItems settled within Window before the rate is judged.
+	MinItems int `yaml:"min_items"`
 }
 
 // Reconcile configures the periodic repair job.
@@ -89,6 +141,8 @@ const (
 	EnvClientSecret = "PARTNER_CENTER_CLIENT_SECRET"
 	EnvRefreshToken = "PARTNER_CENTER_REFRESH_TOKEN"
 	EnvTokenKey     = "PARTNER_CENTER_TOKEN_ENCRYPTION_KEY"
+	// EnvAPITokens is a comma-separated list of API bearer tokens.
+	EnvAPITokens = "ORCHESTRATOR_API_TOKENS"
 )
 
 // DefaultBaseURL is Partner Center's global endpoint, without version.
@@ -97,14 +151,15 @@ const DefaultBaseURL = "https://api.partnercenter.microsoft.com"
 // Default returns the configuration used when nothing else is given.
 func Default() Config {
 	return Config{
-		DatabaseURL: "postgres://postgres@127.0.0.1:5432/orchestrator?sslmode=disable",
+		DatabaseURL:      "postgres://postgres@127.0.0.1:5432/orchestrator?sslmode=disable",
+		DatabaseMaxConns: 16,
 		PartnerCenter: PartnerCenter{
 			BaseURL:     DefaultBaseURL,
 			Scope:       "https://api.partnercenter.microsoft.com/.default",
 			Application: "pcupgrade-orchestrator",
 			Timeout:     60 * time.Second,
 		},
-		Server: Server{Listen: ":8080"},
+		Server: Server{Listen: ":8080", APITokens: []string{}},
 		Workers: Workers{
 			MaxWorkers:           20,
 			MaxAttempts:          10,
@@ -113,10 +168,15 @@ func Default() Config {
 			ShutdownTimeout:      25 * time.Second,
 			RetryBase:            2 * time.Second,
 			RetryMax:             5 * time.Minute,
+			AuthPause:            5 * time.Minute,
+			QueueDepth:           1000,
+			DispatchInterval:     time.Second,
 		},
-		Polling:   Polling{InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute},
-		Reconcile: Reconcile{Interval: time.Minute, StallAfter: 15 * time.Minute},
-		Log:       Log{Level: "info"},
+		Polling:    Polling{InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute, StuckAfter: 72 * time.Hour},
+		Reconcile:  Reconcile{Interval: time.Minute, StallAfter: 15 * time.Minute},
+		Halt:       Halt{FailureRate: 0.5, Window: 15 * time.Minute, MinItems: 20},
+		RateLimits: defaultRateLimits(),
+		Log:        Log{Level: "info"},
 	}
 }
 
@@ -167,6 +227,14 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	set(&c.PartnerCenter.ClientSecret, EnvClientSecret)
 	set(&c.PartnerCenter.RefreshToken, EnvRefreshToken)
 	set(&c.PartnerCenter.TokenEncryptionKey, EnvTokenKey)
+	if v := strings.TrimSpace(getenv(EnvAPITokens)); v != "" {
+		c.Server.APITokens = nil
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.Server.APITokens = append(c.Server.APITokens, t)
+			}
+		}
+	}
 }
 
 // Validate reports the first invalid value, naming its key.
@@ -185,6 +253,7 @@ func (c *Config) Validate() error {
 		ok  bool
 		msg string
 	}{
+		{c.DatabaseMaxConns >= 4, "database_max_conns: must be at least 4"},
 		{c.PartnerCenter.Timeout > 0, "partner_center.timeout: must be positive"},
 		{c.Workers.MaxWorkers >= 1 && c.Workers.MaxWorkers <= 10000, "workers.max_workers: must be between 1 and 10000"},
 		{c.Workers.MaxAttempts >= 1, "workers.max_attempts: must be at least 1"},
@@ -197,10 +266,25 @@ func (c *Config) Validate() error {
 		{c.Polling.MaxInterval >= c.Polling.InitialInterval, "polling.max_interval: must be at least polling.initial_interval"},
 		{c.Reconcile.Interval >= time.Second, "reconcile.interval: must be at least 1s"},
 		{c.Reconcile.StallAfter > 0, "reconcile.stall_after: must be positive"},
+		{c.Workers.AuthPause >= time.Second, "workers.auth_pause: must be at least 1s"},
+		{c.Workers.QueueDepth >= 1, "workers.queue_depth: must be at least 1"},
+		{c.Workers.DispatchInterval >= 100*time.Millisecond, "workers.dispatch_interval: must be at least 100ms"},
+		{c.Polling.StuckAfter > c.Polling.InitialInterval, "polling.stuck_after: must be longer than polling.initial_interval"},
+		{c.Halt.FailureRate >= 0 && c.Halt.FailureRate <= 1, "halt.failure_rate: must be between 0 and 1 (0 disables)"},
+		{c.Halt.Window > 0, "halt.window: must be positive"},
+		{c.Halt.MinItems >= 1, "halt.min_items: must be at least 1"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
 			return errors.New(ch.msg)
+		}
+	}
+	if err := c.RateLimits.validate(); err != nil {
+		return err
+	}
+	for i, t := range c.Server.APITokens {
+		if len(t) < 16 {
+			return fmt.Errorf("server.api_tokens[%d]: must be at least 16 characters", i)
 		}
 	}
 	if _, err := c.Log.SlogLevel(); err != nil {
@@ -231,6 +315,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("partner_center.refresh_token", mask(c.PartnerCenter.RefreshToken)),
 		slog.String("partner_center.token_encryption_key", mask(c.PartnerCenter.TokenEncryptionKey)),
 		slog.String("server.listen", c.Server.Listen),
+		slog.Int("server.api_tokens", len(c.Server.APITokens)),
 		slog.Int("workers.max_workers", c.Workers.MaxWorkers),
 		slog.Duration("polling.initial_interval", c.Polling.InitialInterval),
 		slog.Duration("reconcile.interval", c.Reconcile.Interval),
@@ -250,4 +335,51 @@ func redactURL(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
+}
+
+func defaultRateLimits() RateLimits {
+	r := RateLimits{Headroom: 0.98, PollReserve: 0.2, Limits: map[string]RateLimit{}}
+	for _, l := range ratelimit.DefaultLimits() {
+		r.Limits[l.Name] = RateLimit{Calls: l.Calls, Per: l.Per, Scope: string(l.Scope)}
+	}
+	return r
+}
+
+func (r RateLimits) validate() error {
+	if r.Headroom <= 0 || r.Headroom > 1 {
+		return errors.New("rate_limits.headroom: must be in (0, 1]")
+	}
+	if r.PollReserve < 0 || r.PollReserve >= 1 {
+		return errors.New("rate_limits.poll_reserve: must be in [0, 1)")
+	}
+	known := map[string]bool{}
+	for _, l := range ratelimit.DefaultLimits() {
+		known[l.Name] = true
+	}
+	for name, l := range r.Limits {
+		switch {
+		case !known[name]:
+			return fmt.Errorf("rate_limits.limits.%s: unknown limit", name)
+		case l.Calls <= 0:
+			return fmt.Errorf("rate_limits.limits.%s.calls: must be positive", name)
+		case l.Per <= 0:
+			return fmt.Errorf("rate_limits.limits.%s.per: must be positive", name)
+		case l.Scope != string(ratelimit.ScopePartner) && l.Scope != string(ratelimit.ScopeCustomer):
+			return fmt.Errorf("rate_limits.limits.%s.scope: must be partner or customer", name)
+		}
+	}
+	return nil
+}
+
+// Governed returns the limits for the rate governor: the defaults'
+// operations with the configured numbers.
+func (r RateLimits) Governed() []ratelimit.Limit {
+	var out []ratelimit.Limit
+	for _, l := range ratelimit.DefaultLimits() {
+		if c, ok := r.Limits[l.Name]; ok {
+			l.Calls, l.Per, l.Scope = c.Calls, c.Per, ratelimit.Scope(c.Scope)
+		}
+		out = append(out, l)
+	}
+	return out
 }

@@ -17,11 +17,11 @@ import (
 	"github.com/pcupgrade/orchestrator/examples"
 	"github.com/pcupgrade/orchestrator/internal/config"
 	"github.com/pcupgrade/orchestrator/internal/importer"
-	"github.com/pcupgrade/orchestrator/internal/jobs"
 	"github.com/pcupgrade/orchestrator/internal/report"
 	"github.com/pcupgrade/orchestrator/internal/service"
 	"github.com/pcupgrade/orchestrator/internal/simulator"
 	"github.com/pcupgrade/orchestrator/internal/store"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
 // LocalServerURL is the PostgreSQL server used when no DATABASE_URL is given;
@@ -85,7 +85,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	pool, err := service.Connect(ctx, dbURL, int32(cfg.Workers.MaxWorkers+10))
+	pool, err := service.Connect(ctx, dbURL, int32(cfg.DatabaseMaxConns))
 	if err != nil {
 		return err
 	}
@@ -99,16 +99,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	ins, err := service.InsertClient(pool, o.Logger)
-	if err != nil {
-		return err
-	}
 	f, err := examples.FS.Open(examples.ProductUpgradeCSV)
 	if err != nil {
 		return err
 	}
 	name := "demo-" + time.Now().UTC().Format("20060102-150405")
-	batch, err := importer.Import(ctx, svc.Store(), jobs.NewEnqueuer(ins), name, "examples/"+examples.ProductUpgradeCSV, f)
+	batch, err := importer.Import(ctx, svc.Store(), name, "examples/"+examples.ProductUpgradeCSV, f, importer.Options{})
 	_ = f.Close()
 	if err != nil {
 		return err
@@ -168,17 +164,16 @@ func waitForBatch(ctx context.Context, st *store.Store, b store.Batch, timeout t
 		if err != nil {
 			return report.Status{}, err
 		}
-		counts, err := st.StatusCounts(ctx, b.ID)
+		s, err := report.LoadStatus(ctx, st, cur)
 		if err != nil {
 			return report.Status{}, err
 		}
-		s := report.NewStatus(cur, counts)
-		if time.Since(lastPrint) >= 3*time.Second || cur.Status == store.BatchCompleted {
+		if time.Since(lastPrint) >= 3*time.Second || cur.Status == upgrade.BatchCompleted {
 			fmt.Fprintf(out, "  pending %d  in_progress %d  completed %d  failed %d  ineligible %d\n",
 				s.Counts["pending"], s.Counts["in_progress"], s.Counts["completed"], s.Counts["failed"], s.Counts["ineligible"])
 			lastPrint = time.Now()
 		}
-		if cur.Status == store.BatchCompleted {
+		if cur.Status == upgrade.BatchCompleted {
 			return s, nil
 		}
 	}

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,42 +12,102 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pcupgrade/orchestrator/internal/store"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
-// Operation is the only operation this importer knows: moving customers from
-// legacy Azure subscriptions to the Azure plan.
-const Operation = "product_upgrade"
-
-// Enqueuer enqueues the first job of each new item, inside the import
-// transaction so items and jobs appear together or not at all.
-type Enqueuer interface {
-	EnqueueCreate(ctx context.Context, tx pgx.Tx, itemIDs []int64) error
+// Options of one import.
+type Options struct {
+	// Operation forces the file's operation; "" detects it from the header.
+	Operation upgrade.Operation
+	// DryRun only checks eligibility.
+	DryRun bool
+	// CanarySize > 0 runs only the first CanarySize items (in file order),
+	// then the batch waits for resume.
+	CanarySize int
+	// MaxProblems bounds how many problems a refusal lists (the rest are
+	// counted); <= 0 means DefaultMaxProblems.
+	MaxProblems int
+	// Progress, when set, is called with the number of rows read so far
+	// every ProgressEvery rows, and once at the end of the file.
+	Progress func(rows int)
 }
 
+// ProgressEvery is how many rows pass between two Options.Progress calls.
+const ProgressEvery = 10000
+
 // Import validates the CSV read from r (named file in messages) and creates
-// batch name with one item per row and a queued create job per item, all in
-// one transaction. Any problem leaves the database untouched.
-func Import(ctx context.Context, st *store.Store, enq Enqueuer, name, file string, r io.Reader) (store.Batch, error) {
+// batch name with one pending item per row, all in one transaction; the
+// service's dispatcher then queues the items' jobs as capacity allows (only
+// the first opts.CanarySize items of a canary). Any problem leaves the
+// database untouched: a *ValidationError lists them by line and column.
+//
+// The file is streamed: each row is checked as it is read and sent to
+// PostgreSQL through COPY, so memory does not grow with the file. A bad row
+// does not stop the COPY (every problem is found in one pass) but the
+// transaction is rolled back. Duplicate rows are found after the COPY by one
+// query over the new batch's items whose key a constant-size filter saw
+// more than once (see seenFilter).
+func Import(ctx context.Context, st *store.Store, name, file string, r io.Reader, opts Options) (store.Batch, error) {
 	if err := checkBatchName(name); err != nil {
 		return store.Batch{}, err
 	}
-	items, err := Parse(r, file)
+	if opts.CanarySize < 0 {
+		return store.Batch{}, fmt.Errorf("canary size %d: must not be negative", opts.CanarySize)
+	}
+	rd, err := NewReader(r, file, opts.Operation, opts.MaxProblems)
 	if err != nil {
 		return store.Batch{}, err
 	}
+	op := rd.Operation()
+	seen := newSeenFilter()
+	next := func() (store.NewItem, bool, error) {
+		it, ok := rd.Next()
+		if opts.Progress != nil && (!ok || rd.rows%ProgressEvery == 0) {
+			opts.Progress(rd.rows)
+		}
+		if !ok {
+			return it, false, rd.ioErr
+		}
+		seen.add(duplicateKey(it), it.CustomerID)
+		return it, true, nil
+	}
 	var batch store.Batch
-	err = st.InTx(ctx, func(tx pgx.Tx, st *store.Store) error {
-		b, ids, err := st.CreateBatch(ctx, store.NewBatch{
+	err = st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
+		b, err := st.CreateBatch(ctx, store.NewBatch{
 			Name:          name,
-			Operation:     Operation,
+			Operation:     op,
 			CorrelationID: uuid.NewString(),
 			SourceFile:    file,
-		}, items)
+			DryRun:        opts.DryRun,
+			CanarySize:    opts.CanarySize,
+		}, next)
 		if err != nil {
 			return err
 		}
-		if err := enq.EnqueueCreate(ctx, tx, ids); err != nil {
-			return fmt.Errorf("enqueue jobs of batch %q: %w", name, err)
+		if err := rd.Err(); err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				return err
+			}
+		}
+		customers, all := seen.customers()
+		if !all && len(customers) == 0 {
+			// No key can repeat: skip the query.
+			if err := mergeDuplicates(rd.ps, op, nil, 0); err != nil {
+				return err
+			}
+			batch = b
+			return nil
+		}
+		if all {
+			customers = nil
+		}
+		dups, total, err := st.Duplicates(ctx, b.ID, rd.ps.max, customers)
+		if err != nil {
+			return err
+		}
+		if err := mergeDuplicates(rd.ps, op, dups, total); err != nil {
+			return err // rolls the batch back
 		}
 		batch = b
 		return nil
@@ -57,14 +118,42 @@ func Import(ctx context.Context, st *store.Store, enq Enqueuer, name, file strin
 	return batch, nil
 }
 
+// mergeDuplicates adds the duplicates found in the database to the row
+// problems, keeping the first ps.max of all in line order, and returns the
+// refusal if there is any problem.
+func mergeDuplicates(ps *problems, op upgrade.Operation, dups []store.Duplicate, total int) error {
+	if total == 0 {
+		return ps.err()
+	}
+	merged := make([]Problem, 0, min(len(ps.list)+len(dups), ps.max))
+	i, j := 0, 0
+	for len(merged) < ps.max && (i < len(ps.list) || j < len(dups)) {
+		if j >= len(dups) || (i < len(ps.list) && ps.list[i].Line <= dups[j].Line) {
+			merged = append(merged, ps.list[i])
+			i++
+			continue
+		}
+		d := dups[j]
+		merged = append(merged, duplicateProblem(op, d.Line, d.FirstLine, d.CustomerID, d.ProductFamily, d.SubscriptionID))
+		j++
+	}
+	all := ps.count() + total
+	ps.list, ps.more = merged, all-len(merged)
+	return ps.err()
+}
+
+// ErrBatchName is wrapped by the error Import returns for a batch name it
+// refuses (empty, longer than 200 characters, or with control characters).
+var ErrBatchName = errors.New("batch name")
+
 func checkBatchName(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
-		return fmt.Errorf("batch name: must not be empty")
+		return fmt.Errorf("%w: must not be empty", ErrBatchName)
 	case len(name) > 200:
-		return fmt.Errorf("batch name: longer than 200 characters")
+		return fmt.Errorf("%w: longer than 200 characters", ErrBatchName)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return fmt.Errorf("batch name %q: contains control characters", name)
+		return fmt.Errorf("%w %q: contains control characters", ErrBatchName, name)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pcupgrade/orchestrator/internal/jobs"
+	"github.com/pcupgrade/orchestrator/internal/ratelimit"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
@@ -52,7 +53,11 @@ func TestCreateRequestIDRepeatsOnlyAfterUnknownOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	w := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, jobs.NewCreateUpgradeWorker(b.deps))
 	for range answers {
-		b.deps.Gate = jobs.NewGate() // the 429 would hold the next attempt back
+		// The 429 would hold the next attempt back, here and in the database.
+		_, err = b.pool.Exec(ctx, `delete from rate_buckets`)
+		require.NoError(t, err)
+		b.deps.Governor, err = ratelimit.New(b.st, ratelimit.DefaultLimits(), 1, 0.2)
+		require.NoError(t, err)
 		tx, err := b.pool.Begin(ctx)
 		require.NoError(t, err)
 		_, _ = w.Work(rivertest.WorkContext(ctx, client), t, tx, jobs.CreateUpgradeArgs{ItemID: b.itemID}, nil)

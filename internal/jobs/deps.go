@@ -6,31 +6,70 @@ import (
 	"time"
 
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
+	"github.com/pcupgrade/orchestrator/internal/ratelimit"
 	"github.com/pcupgrade/orchestrator/internal/store"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
-// ProductUpgrader is the part of Partner Center the jobs call;
-// *partnercenter.ProductUpgradesService implements it.
+// ProductUpgrader is the part of Partner Center the product-upgrade jobs
+// call; *partnercenter.ProductUpgradesService implements it.
 type ProductUpgrader interface {
 	Eligibility(ctx context.Context, call partnercenter.Call, req partnercenter.ProductUpgradesRequest) (*partnercenter.ProductUpgradesEligibility, *partnercenter.Response, error)
 	Create(ctx context.Context, call partnercenter.Call, req partnercenter.ProductUpgradesRequest) (string, *partnercenter.Response, error)
 	Status(ctx context.Context, call partnercenter.Call, upgradeID string, req partnercenter.ProductUpgradesRequest) (*partnercenter.ProductUpgradesStatus, *partnercenter.Response, error)
 }
 
+// SubscriptionUpgrader is the part of Partner Center the subscription-upgrade
+// job calls; *partnercenter.SubscriptionUpgradesService implements it.
+type SubscriptionUpgrader interface {
+	List(ctx context.Context, call partnercenter.Call, customerID, subscriptionID string) ([]partnercenter.Upgrade, *partnercenter.Response, error)
+	Perform(ctx context.Context, call partnercenter.Call, customerID, subscriptionID string, up partnercenter.Upgrade) (*partnercenter.UpgradeResult, *partnercenter.Response, error)
+}
+
+// Transitioner is the part of Partner Center the transition jobs call;
+// *partnercenter.TransitionsService implements it.
+type Transitioner interface {
+	Eligibilities(ctx context.Context, call partnercenter.Call, customerID, subscriptionID, eligibilityType string) ([]partnercenter.TransitionEligibility, *partnercenter.Response, error)
+	Create(ctx context.Context, call partnercenter.Call, customerID, subscriptionID string, t partnercenter.Transition) (*partnercenter.Transition, *partnercenter.Response, error)
+	List(ctx context.Context, call partnercenter.Call, customerID, subscriptionID, operationID string) ([]partnercenter.Transition, *partnercenter.Response, error)
+}
+
 // Deps is what the workers need.
 type Deps struct {
-	Store    *store.Store
-	Upgrades ProductUpgrader
-	Logger   *slog.Logger
-	// Gate holds back operations Partner Center throttled.
-	Gate *Gate
+	Store         *store.Store
+	Upgrades      ProductUpgrader
+	Subscriptions SubscriptionUpgrader
+	Transitions   Transitioner
+	Logger        *slog.Logger
+	// Governor shares Partner Center's rate budget with every replica.
+	Governor *ratelimit.Governor
+	// Worker names this process in item leases, item events and api_calls.
+	Worker string
+	// LeaseTTL is how long a job may hold an item's lease; longer than any
+	// job runs (workers.job_timeout), so a lease only lapses when its
+	// holder died.
+	LeaseTTL time.Duration
 
-	// PollInitial is the first wait before polling a new upgrade; waits
-	// double up to PollMax, with ±20% jitter.
-	PollInitial, PollMax time.Duration
+	// Polls decides when work in progress is polled (PollPlanner).
+	Polls *PollPlanner
+	// StuckAfter is how long work may stay in progress at Partner Center
+	// before its item is flagged stuck and no longer polled.
+	StuckAfter time.Duration
 	// StallAfter is how long an open item may sit unchanged without a live
 	// job before reconcile re-queues it.
 	StallAfter time.Duration
 	// ReconcileInterval is how often the leader runs reconcile.
 	ReconcileInterval time.Duration
+	// DispatchInterval is how often the leader queues pending items, and
+	// QueueDepth how many dispatched items may wait for a worker at once.
+	DispatchInterval time.Duration
+	QueueDepth       int
+	// AuthPause is how long all work pauses after Partner Center refused
+	// our credentials, before jobs try again.
+	AuthPause time.Duration
+	// Halt is when a batch halts by itself because too many items failed.
+	Halt store.HaltPolicy
+	// Observe, when set, hears about every item status change a job makes
+	// (for metrics).
+	Observe func(op upgrade.Operation, to upgrade.Status, errorCode string)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
+	"github.com/pcupgrade/orchestrator/internal/ratelimit"
 	"github.com/pcupgrade/orchestrator/internal/store"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
@@ -19,25 +20,39 @@ import (
 // the job, and fails the item when the error is final. It is the single
 // error policy of all jobs:
 //
-//   - 429: snooze for Retry-After, and hold every job of this process back
-//     from that operation until then (see Gate); no attempt is used;
+//   - 429: snooze for Retry-After, and pause the operation's rate bucket
+//     for that long for every replica (see ratelimit.Governor); no attempt
+//     is used;
 //   - the job's context ended (shutdown): snooze briefly, no attempt used;
-//   - authentication failures: retry with backoff, item untouched;
+//   - authentication failures that retrying cannot fix (401, 403 for
+//     missing rights, a refused refresh token): place a service-wide hold
+//     for AuthPause, which pauses every job in every replica, log an alert,
+//     and snooze; the item is untouched and no attempt is used;
 //   - terminal 4xx: item failed with Partner Center's code and description;
-//   - 5xx, transport errors and anything unknown: retry with backoff; on the
-//     last attempt the item is failed with the last error code.
+//   - 5xx, transport errors, transient token failures and anything unknown:
+//     retry with backoff; on the last attempt the item is failed with the
+//     last error code.
 func outcome(ctx context.Context, d *Deps, job *rivertype.JobRow, it store.Item, op string, err error) error {
 	if wait, ok := partnercenter.IsRateLimited(err); ok {
-		d.Gate.Pause(op, wait)
-		return river.JobSnooze(wait)
+		if perr := d.Governor.Throttled(context.WithoutCancel(ctx), op, it.CustomerID, wait); perr != nil {
+			return perr
+		}
+		return river.JobSnooze(wait + jitter(time.Second))
 	}
 	if ctx.Err() != nil {
 		return river.JobSnooze(time.Second)
 	}
-	if partnercenter.IsAuth(err) {
-		d.Logger.ErrorContext(ctx, "partner center refused our credentials; item left untouched",
+	if partnercenter.IsAuth(err) && !partnercenter.IsRetryable(err) {
+		until := time.Now().Add(d.AuthPause)
+		reason := fmt.Sprintf("partner center refused our credentials (%s) during %s: %s",
+			partnercenter.ErrorCode(err), op, err.Error())
+		if herr := d.Store.PlaceHold(context.WithoutCancel(ctx), store.HoldAuth, reason, until); herr != nil {
+			return herr
+		}
+		d.Logger.ErrorContext(ctx, "ALERT: all Partner Center work paused: credentials refused; fix the credentials, work resumes by itself",
+			slog.String("hold", store.HoldAuth), slog.Time("until", until), slog.String("operation", op),
 			slog.Int64("item", it.ID), slog.String("batch", it.BatchName), slog.String("error", err.Error()))
-		return err
+		return river.JobSnooze(d.AuthPause + jitter(2*time.Second))
 	}
 	if partnercenter.IsTerminal(err) {
 		return failItem(ctx, d, it, err)
@@ -51,11 +66,16 @@ func outcome(ctx context.Context, d *Deps, job *rivertype.JobRow, it store.Item,
 	return err
 }
 
-// gated returns a snooze when Partner Center told us to wait before calling
-// op again, so the job does not call it early.
-func gated(d *Deps, op string) error {
-	if wait, closed := d.Gate.Wait(op); closed {
-		return river.JobSnooze(wait)
+// gated takes a token from op's rate bucket for a call about item it. With
+// none left (or the bucket paused by a 429) it returns a snooze until there
+// will be one: the job gives its worker slot back and uses no attempt.
+func gated(ctx context.Context, d *Deps, it store.Item, op string, class ratelimit.Class) error {
+	wait, err := d.Governor.Take(ctx, op, it.CustomerID, class)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return river.JobSnooze(wait + jitter(wait/10+10*time.Millisecond))
 	}
 	return nil
 }
@@ -67,17 +87,47 @@ func failItem(ctx context.Context, d *Deps, it store.Item, cause error) error {
 	if errors.As(cause, &pcErr) && pcErr.Description != "" {
 		msg = pcErr.Description
 	}
-	err := d.Store.TransitionItem(ctx, it.ID, store.Transition{
+	return settle(ctx, d, it, store.Transition{
 		From:         it.Status,
 		To:           upgrade.StatusFailed,
 		Reason:       "partner center error",
 		ErrorCode:    partnercenter.ErrorCode(cause),
 		ErrorMessage: msg,
 	})
-	if errors.Is(err, store.ErrStaleStatus) {
-		return nil // someone else already settled the item
+}
+
+// settle applies a status change to an item that needs no other write, and
+// does what follows any change: metrics, and the batch's failure-rate check
+// after a failure. A change someone else already made is not an error.
+func settle(ctx context.Context, d *Deps, it store.Item, t store.Transition) error {
+	t.Worker = d.Worker
+	err := d.Store.TransitionItem(ctx, it.ID, t)
+	if isStale(err) {
+		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	settled(ctx, d, it, t)
+	return nil
+}
+
+// settled runs after an item status change committed.
+func settled(ctx context.Context, d *Deps, it store.Item, t store.Transition) {
+	if d.Observe != nil {
+		d.Observe(it.Operation, t.To, t.ErrorCode)
+	}
+	if t.To != upgrade.StatusFailed {
+		return
+	}
+	reason, err := d.Store.HaltIfFailing(context.WithoutCancel(ctx), it.BatchID, d.Halt)
+	if err != nil {
+		d.Logger.ErrorContext(ctx, "checking the batch's failure rate", slog.String("batch", it.BatchName), slog.String("error", err.Error()))
+		return
+	}
+	if reason != "" {
+		d.Logger.ErrorContext(ctx, "ALERT: batch halted", slog.String("batch", it.BatchName), slog.String("reason", reason))
+	}
 }
 
 // record writes one api_calls row and one log line for a Partner Center
@@ -97,6 +147,8 @@ func record(ctx context.Context, d *Deps, it store.Item, resp *partnercenter.Res
 		ServerRequestID: resp.ServerRequestID,
 		Duration:        resp.Duration,
 		ErrorCode:       partnercenter.ErrorCode(callErr),
+		Generation:      it.Generation,
+		Worker:          d.Worker,
 	}
 	attrs := []any{
 		slog.String("batch", it.BatchName), slog.Int64("item", it.ID), slog.String("operation", c.Operation),
@@ -111,4 +163,10 @@ func record(ctx context.Context, d *Deps, it store.Item, resp *partnercenter.Res
 	if err := d.Store.RecordAPICall(context.WithoutCancel(ctx), c); err != nil {
 		d.Logger.ErrorContext(ctx, "recording partner center call", slog.String("error", err.Error()))
 	}
+}
+
+// call returns the Call for a request about item it: the batch's
+// correlation id, and requestID when the request must be repeatable.
+func call(it store.Item, requestID string) partnercenter.Call {
+	return partnercenter.Call{RequestID: requestID, CorrelationID: it.CorrelationID}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pcupgrade/orchestrator/internal/jobs"
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
+	"github.com/pcupgrade/orchestrator/internal/ratelimit"
 	"github.com/pcupgrade/orchestrator/internal/store"
 	"github.com/pcupgrade/orchestrator/internal/store/storetest"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
@@ -51,13 +52,21 @@ func setup(t *testing.T, status int, header http.Header, body string) testBundle
 	var ids []int64
 	require.NoError(t, st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
 		var err error
-		_, ids, err = st.CreateBatch(ctx, store.NewBatch{Name: "p", Operation: "product_upgrade", CorrelationID: "0d9a4c1e-3f8b-4a5d-8c2e-7b6a5f4e3d2c"},
-			[]store.NewItem{{LineNumber: 2, CustomerID: "c1958bc7-3284-4952-a257-de594ee64743", ProductFamily: "Azure"}})
+		b, err := st.CreateBatch(ctx, store.NewBatch{Name: "p", Operation: "product_upgrade", CorrelationID: "0d9a4c1e-3f8b-4a5d-8c2e-7b6a5f4e3d2c"},
+			store.Items([]store.NewItem{{LineNumber: 2, CustomerID: "c1958bc7-3284-4952-a257-de594ee64743", ProductFamily: "Azure"}}))
+		if err != nil {
+			return err
+		}
+		ids, err = st.ItemIDs(ctx, b.ID)
 		return err
 	}))
+	gov, err := ratelimit.New(st, ratelimit.DefaultLimits(), 1, 0.2)
+	require.NoError(t, err)
 	return testBundle{pool: pool, st: st, itemID: ids[0], deps: &jobs.Deps{
-		Store: st, Upgrades: client.ProductUpgrades, Logger: slog.New(slog.DiscardHandler), Gate: jobs.NewGate(),
-		PollInitial: time.Second, PollMax: time.Minute, StallAfter: time.Minute, ReconcileInterval: time.Minute,
+		Store: st, Upgrades: client.ProductUpgrades, Logger: slog.New(slog.DiscardHandler), Governor: gov,
+		Worker: "test-worker", LeaseTTL: time.Minute, AuthPause: time.Minute, StuckAfter: time.Hour,
+		Polls:      jobs.NewPollPlanner(st, gov, time.Second, time.Minute, slog.New(slog.DiscardHandler)),
+		StallAfter: time.Minute, ReconcileInterval: time.Minute,
 	}}
 }
 
@@ -108,7 +117,7 @@ func TestErrorPolicy(t *testing.T) {
 		require.NotEmpty(t, calls[0].RequestID)
 		require.Equal(t, "0d9a4c1e-3f8b-4a5d-8c2e-7b6a5f4e3d2c", calls[0].CorrelationID)
 
-		// Any other job of this process now holds back from the operation
+		// Every job, in any replica, now holds back from the operation
 		// until Retry-After has passed, without calling Partner Center.
 		res, err = b.work(t, 5)
 		require.NoError(t, err)
@@ -155,12 +164,30 @@ func TestErrorPolicy(t *testing.T) {
 		require.Equal(t, "800003", it.ErrorCode)
 	})
 
-	t.Run("authentication failure retries and leaves the item untouched", func(t *testing.T) {
+	t.Run("authentication failure pauses all work, alerts and leaves the item untouched", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, http.StatusUnauthorized, http.Header{"WWW-Authenticate": {`Bearer error="invalid_token"`}}, ``)
 		res, err := b.work(t, 1)
-		require.ErrorContains(t, err, "401")
-		require.Equal(t, river.EventKindJobFailed, res.EventKind)
-		require.Equal(t, upgrade.StatusPending, b.item(t).Status)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind, "no attempt used")
+		require.WithinDuration(t, time.Now().Add(time.Minute), res.Job.ScheduledAt, 5*time.Second)
+		it := b.item(t)
+		require.Equal(t, upgrade.StatusPending, it.Status)
+		require.Empty(t, it.ErrorCode)
+
+		hold, held, err := b.st.ActiveHold(context.Background())
+		require.NoError(t, err)
+		require.True(t, held, "a service-wide hold is in force")
+		require.Equal(t, store.HoldAuth, hold.Name)
+		require.Contains(t, hold.Reason, "refused our credentials")
+
+		// Every other job, in any process sharing the database, now waits
+		// without calling Partner Center.
+		res, err = b.work(t, 1)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		calls, err := b.st.APICalls(context.Background(), b.itemID)
+		require.NoError(t, err)
+		require.Len(t, calls, 1, "no call while the hold is in force")
 	})
 }

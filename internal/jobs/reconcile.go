@@ -11,7 +11,7 @@ import (
 )
 
 // reconcileBatchSize bounds how many items one reconcile run re-queues per
-// status, keeping each run short.
+// operation and status, keeping each run short.
 const reconcileBatchSize = 1000
 
 // ReconcileArgs asks for one reconcile run.
@@ -20,8 +20,11 @@ type ReconcileArgs struct{}
 // Kind implements river.JobArgs. Persisted: never rename.
 func (ReconcileArgs) Kind() string { return "reconcile" }
 
-// ReconcileWorker repairs items whose job vanished or stalled and completes
-// batches whose items are all final. It runs periodically on the leader.
+// ReconcileWorker repairs items whose job vanished or stalled and rolls
+// batch statuses up (completed, canary finished). It runs periodically on
+// the leader. Work created outside the service is adopted by the start
+// jobs: each looks for an existing upgrade or transition before creating
+// one.
 type ReconcileWorker struct {
 	river.WorkerDefaults[ReconcileArgs]
 	deps *Deps
@@ -39,16 +42,22 @@ func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 	if err != nil {
 		return err
 	}
-	requeue := []struct {
-		status upgrade.Status
-		kind   string
-		args   func(id int64) river.JobArgs
-	}{
-		{upgrade.StatusPending, CreateUpgradeArgs{}.Kind(), func(id int64) river.JobArgs { return CreateUpgradeArgs{ItemID: id} }},
-		{upgrade.StatusInProgress, PollStatusArgs{}.Kind(), func(id int64) river.JobArgs { return PollStatusArgs{ItemID: id} }},
-	}
-	for _, r := range requeue {
-		ids, err := d.Store.OrphanedItems(ctx, r.status, r.kind, d.StallAfter, reconcileBatchSize)
+	for _, op := range upgrade.Operations() {
+		// Pending items whose start job vanished go back to the dispatcher.
+		n, err := d.Store.UnqueueOrphans(ctx, op, StartArgs(op, 0).Kind(), d.StallAfter.Seconds(), reconcileBatchSize)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			d.Logger.WarnContext(ctx, "handed items whose start job vanished back to the dispatcher",
+				slog.String("operation", string(op)), slog.Int("items", n))
+		}
+		// Items in progress whose follow job vanished get a new one.
+		if op == upgrade.SubscriptionUpgrade {
+			continue // answered synchronously: never in progress between jobs
+		}
+		kind := FollowArgs(op, 0).Kind()
+		ids, err := d.Store.OrphanedItems(ctx, op, upgrade.StatusInProgress, kind, d.StallAfter, reconcileBatchSize)
 		if err != nil {
 			return err
 		}
@@ -57,21 +66,21 @@ func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 		}
 		params := make([]river.InsertManyParams, len(ids))
 		for i, id := range ids {
-			params[i] = river.InsertManyParams{Args: r.args(id)}
+			params[i] = river.InsertManyParams{Args: FollowArgs(op, id)}
 		}
 		if _, err := client.InsertMany(ctx, params); err != nil {
 			return err
 		}
-		d.Logger.WarnContext(ctx, "re-queued items whose job vanished or stalled",
-			slog.String("status", string(r.status)), slog.String("kind", r.kind), slog.Int("items", len(ids)))
+		d.Logger.WarnContext(ctx, "re-queued items whose follow job vanished or stalled",
+			slog.String("operation", string(op)), slog.String("kind", kind), slog.Int("items", len(ids)))
 	}
 
-	done, err := d.Store.CompleteFinishedBatches(ctx)
+	changes, err := d.Store.RollUpBatches(ctx)
 	if err != nil {
 		return err
 	}
-	for _, name := range done {
-		d.Logger.InfoContext(ctx, "batch completed", slog.String("batch", name))
+	for _, c := range changes {
+		d.Logger.InfoContext(ctx, "batch "+string(c.To), slog.String("batch", c.Batch), slog.String("status", string(c.To)))
 	}
 	return nil
 }

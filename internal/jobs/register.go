@@ -3,30 +3,77 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/pcupgrade/orchestrator/internal/store"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
 // Register adds every worker to workers.
 func Register(workers *river.Workers, d *Deps) error {
-	if err := river.AddWorkerSafely(workers, NewCreateUpgradeWorker(d)); err != nil {
-		return fmt.Errorf("register create_upgrade: %w", err)
-	}
-	if err := river.AddWorkerSafely(workers, NewPollStatusWorker(d)); err != nil {
-		return fmt.Errorf("register poll_upgrade_status: %w", err)
-	}
-	if err := river.AddWorkerSafely(workers, NewReconcileWorker(d)); err != nil {
-		return fmt.Errorf("register reconcile: %w", err)
+	for _, add := range []func() error{
+		func() error { return river.AddWorkerSafely(workers, NewCreateUpgradeWorker(d)) },
+		func() error { return river.AddWorkerSafely(workers, NewPollStatusWorker(d)) },
+		func() error { return river.AddWorkerSafely(workers, NewSubscriptionUpgradeWorker(d)) },
+		func() error { return river.AddWorkerSafely(workers, NewCreateTransitionWorker(d)) },
+		func() error { return river.AddWorkerSafely(workers, NewPollTransitionWorker(d)) },
+		func() error { return river.AddWorkerSafely(workers, NewReconcileWorker(d)) },
+		func() error { return river.AddWorkerSafely(workers, NewDispatchWorker(d)) },
+	} {
+		if err := add(); err != nil {
+			return fmt.Errorf("register worker: %w", err)
+		}
 	}
 	return nil
 }
 
+// StartArgs is the job that starts a pending item of operation op.
+func StartArgs(op upgrade.Operation, itemID int64) river.JobArgs {
+	switch op {
+	case upgrade.SubscriptionUpgrade:
+		return SubscriptionUpgradeArgs{ItemID: itemID}
+	case upgrade.Transition:
+		return CreateTransitionArgs{ItemID: itemID}
+	default:
+		return CreateUpgradeArgs{ItemID: itemID}
+	}
+}
+
+// FollowArgs is the job that follows an in-progress item of operation op.
+// Subscription upgrades finish synchronously and are never followed; their
+// start job is returned so a stray in-progress item is looked at again.
+func FollowArgs(op upgrade.Operation, itemID int64) river.JobArgs {
+	return followArgs(op, itemID, time.Time{})
+}
+
+// followArgs is FollowArgs polling no earlier than notBefore.
+func followArgs(op upgrade.Operation, itemID int64, notBefore time.Time) river.JobArgs {
+	switch op {
+	case upgrade.Transition:
+		return PollTransitionArgs{ItemID: itemID, NotBefore: notBefore}
+	case upgrade.SubscriptionUpgrade:
+		return SubscriptionUpgradeArgs{ItemID: itemID}
+	default:
+		return PollStatusArgs{ItemID: itemID, NotBefore: notBefore}
+	}
+}
+
 // PeriodicJobs returns the jobs the elected leader enqueues on a schedule.
-// Reconcile also runs at start, and is unique per interval so leader churn
-// cannot queue it twice.
+// Both also run at start; reconcile is unique per interval and dispatch
+// while one is live, so leader churn cannot queue them twice.
 func PeriodicJobs(d *Deps) []*river.PeriodicJob {
 	return []*river.PeriodicJob{
+		river.NewPeriodicJob(
+			river.PeriodicInterval(d.DispatchInterval),
+			func() (river.JobArgs, *river.InsertOpts) {
+				// One live dispatch job at a time, however short the interval.
+				return DispatchArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: liveUnique().ByState}}
+			},
+			&river.PeriodicJobOpts{ID: "dispatch", RunOnStart: true},
+		),
 		river.NewPeriodicJob(
 			river.PeriodicInterval(d.ReconcileInterval),
 			func() (river.JobArgs, *river.InsertOpts) {
@@ -37,7 +84,8 @@ func PeriodicJobs(d *Deps) []*river.PeriodicJob {
 	}
 }
 
-// Enqueuer queues the first job of new items; importer uses it.
+// Enqueuer queues the follow jobs of items in progress when their batch
+// resumes. (Start jobs are queued by the dispatcher.)
 type Enqueuer struct {
 	client *river.Client[pgx.Tx]
 }
@@ -48,15 +96,21 @@ func NewEnqueuer(client *river.Client[pgx.Tx]) *Enqueuer {
 	return &Enqueuer{client: client}
 }
 
-// EnqueueCreate queues a create_upgrade job per item inside tx, with one
-// multi-row insert per thousand items.
-func (e *Enqueuer) EnqueueCreate(ctx context.Context, tx pgx.Tx, itemIDs []int64) error {
+// Enqueue queues, inside tx, the job each open item needs: its start job
+// when pending, its follow job when in progress; one multi-row insert per
+// thousand items. Jobs are unique per item, so items that already have a
+// live job are skipped.
+func (e *Enqueuer) Enqueue(ctx context.Context, tx pgx.Tx, op upgrade.Operation, items []store.OpenItem) error {
 	const chunk = 1000
-	for start := 0; start < len(itemIDs); start += chunk {
-		ids := itemIDs[start:min(start+chunk, len(itemIDs))]
-		params := make([]river.InsertManyParams, len(ids))
-		for i, id := range ids {
-			params[i] = river.InsertManyParams{Args: CreateUpgradeArgs{ItemID: id}}
+	for start := 0; start < len(items); start += chunk {
+		part := items[start:min(start+chunk, len(items))]
+		params := make([]river.InsertManyParams, len(part))
+		for i, it := range part {
+			if it.Status == upgrade.StatusInProgress {
+				params[i] = river.InsertManyParams{Args: FollowArgs(op, it.ID)}
+			} else {
+				params[i] = river.InsertManyParams{Args: StartArgs(op, it.ID)}
+			}
 		}
 		if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
 			return err

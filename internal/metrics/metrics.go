@@ -1,43 +1,120 @@
-// Package metrics defines the orchestrator's Prometheus metrics. Everything
-// is registered on the registry passed to New; nothing is global. Labels
-// never carry customer, subscription or upgrade ids.
+// Package metrics defines the orchestrator's Prometheus metrics, the
+// contract of docs/metrics.md. Everything is registered on the registry
+// passed to New; nothing is global. Labels never carry customer,
+// subscription or upgrade ids.
 package metrics
 
 import (
 	"errors"
+	"regexp"
 	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pcupgrade/orchestrator/internal/partnercenter"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
+)
+
+// OpToken is the operation label of requests to the OAuth2 token endpoint.
+const OpToken = "token"
+
+// Operations are the operation label values of orchestrator_partnercenter_*:
+// every client operation and the token endpoint.
+var Operations = []string{
+	partnercenter.OpProductUpgradeEligibility,
+	partnercenter.OpProductUpgradeCreate,
+	partnercenter.OpProductUpgradeStatus,
+	partnercenter.OpSubscriptionUpgradeList,
+	partnercenter.OpSubscriptionUpgradePerform,
+	partnercenter.OpTransitionEligibility,
+	partnercenter.OpTransitionCreate,
+	partnercenter.OpTransitionList,
+	OpToken,
+}
+
+// StatusClasses are the status_class label values.
+var StatusClasses = []string{"2xx", "4xx", "429", "5xx", "error"}
+
+// ItemOperations are the operation label values of the item metrics.
+var ItemOperations = []upgrade.Operation{upgrade.ProductUpgrade, upgrade.SubscriptionUpgrade, upgrade.Transition}
+
+// Error codes of the orchestrator's own, pre-initialised on
+// orchestrator_items_failed_total.
+const (
+	CodeMaxAttempts = "max_attempts"
+	CodeTransport   = "transport"
+	CodeUnknown     = "unknown"
 )
 
 // Metrics holds the collectors the service updates directly.
 type Metrics struct {
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	throttled *prometheus.CounterVec
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	throttled   *prometheus.CounterVec
+	retryAfter  *prometheus.CounterVec
+	tokens      *prometheus.CounterVec
+	transitions *prometheus.CounterVec
+	failed      *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, with build info and the Go
-// and process collectors, on reg.
+// and process collectors, on reg. Every counter starts at zero for each
+// label combination known in advance.
 func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orchestrator_partnercenter_requests_total",
-			Help: "Partner Center requests by operation and status class (2xx, 4xx, 5xx, or error when no response arrived).",
+			Help: "Partner Center (and token endpoint) requests sent, by operation and status class (2xx, 4xx, 429, 5xx, or error when no answer arrived).",
 		}, []string{"operation", "status_class"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "orchestrator_partnercenter_request_duration_seconds",
-			Help:    "Duration of Partner Center requests, by operation.",
+			Help:    "Time from sending a Partner Center request to having read its answer (or giving up), by operation.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"operation"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orchestrator_partnercenter_throttled_total",
-			Help: "Partner Center requests answered 429 Too Many Requests, by operation.",
+			Help: "Partner Center answers 429 Too Many Requests, by operation.",
 		}, []string{"operation"}),
+		retryAfter: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_partnercenter_retry_after_seconds_total",
+			Help: "Seconds of Retry-After honoured: the sum of the waits 429 answers imposed, by operation.",
+		}, []string{"operation"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_token_refreshes_total",
+			Help: "OAuth2 token acquisitions (client credentials or refresh-token grant), by result.",
+		}, []string{"result"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_item_transitions_total",
+			Help: "Items reaching a status, counted by the process that made the transition.",
+		}, []string{"operation", "status"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_items_failed_total",
+			Help: "Items that reached failed, by operation and the error code recorded on the item.",
+		}, []string{"operation", "error_code"}),
 	}
+	for _, op := range Operations {
+		for _, class := range StatusClasses {
+			m.requests.WithLabelValues(op, class)
+		}
+		m.latency.WithLabelValues(op)
+		m.throttled.WithLabelValues(op)
+		m.retryAfter.WithLabelValues(op)
+	}
+	for _, r := range []string{"success", "failure"} {
+		m.tokens.WithLabelValues(r)
+	}
+	for _, op := range ItemOperations {
+		for _, st := range upgrade.Statuses() {
+			m.transitions.WithLabelValues(string(op), string(st))
+		}
+		for _, code := range []string{CodeMaxAttempts, CodeTransport, CodeUnknown} {
+			m.failed.WithLabelValues(string(op), code)
+		}
+	}
+
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "orchestrator_build_info",
 		Help: "Build information; always 1.",
@@ -45,7 +122,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -66,9 +143,53 @@ func (m *Metrics) ObservePartnerCenterCall(operation string, status int, d time.
 	}
 }
 
-func statusClass(status int) string {
-	if status < 100 || status > 599 {
-		return "error"
+// ObserveCall records one Partner Center request as the client reports it
+// (partnercenter.WithObserver), including the Retry-After of a 429.
+func (m *Metrics) ObserveCall(ci partnercenter.CallInfo) {
+	m.ObservePartnerCenterCall(ci.Operation, ci.StatusCode, ci.Duration)
+	if wait, ok := partnercenter.IsRateLimited(ci.Err); ok {
+		m.retryAfter.WithLabelValues(ci.Operation).Add(wait.Seconds())
 	}
-	return strconv.Itoa(status/100) + "xx"
+}
+
+// ObserveToken records one token acquisition (partnercenter
+// Credentials.OnToken): a request to the token endpoint and its result.
+func (m *Metrics) ObserveToken(ti partnercenter.TokenInfo) {
+	m.ObservePartnerCenterCall(OpToken, ti.StatusCode, ti.Duration)
+	result := "success"
+	if ti.Err != nil {
+		result = "failure"
+	}
+	m.tokens.WithLabelValues(result).Inc()
+}
+
+// ObserveItem records an item status change (jobs.Deps.Observe).
+func (m *Metrics) ObserveItem(op upgrade.Operation, to upgrade.Status, errorCode string) {
+	m.transitions.WithLabelValues(string(op), string(to)).Inc()
+	if to == upgrade.StatusFailed {
+		m.failed.WithLabelValues(string(op), ErrorCodeLabel(errorCode)).Inc()
+	}
+}
+
+var boundedCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)
+
+// ErrorCodeLabel keeps error_code bounded: Partner Center's codes and the
+// orchestrator's own (short identifiers) are kept; anything empty, longer
+// than 40 characters or with other characters becomes "unknown".
+func ErrorCodeLabel(code string) string {
+	if !boundedCode.MatchString(code) {
+		return CodeUnknown
+	}
+	return code
+}
+
+func statusClass(status int) string {
+	switch {
+	case status == 429:
+		return "429"
+	case status >= 200 && status <= 299, status >= 400 && status <= 599:
+		return strconv.Itoa(status/100) + "xx"
+	}
+	// No answer, or one the client cannot use (1xx, 3xx).
+	return "error"
 }

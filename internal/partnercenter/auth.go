@@ -79,6 +79,45 @@ type Credentials struct {
 	// to it. Setting it selects the refresh-token grant even when
 	// RefreshToken is empty.
 	RefreshTokenStore RefreshTokenStore
+	// OnToken, when set, is called after every token acquisition (one
+	// request to the token endpoint, made when no cached token is fresh),
+	// for metrics. It must be safe for concurrent use and return quickly.
+	OnToken func(TokenInfo)
+}
+
+// TokenInfo describes one token acquisition for Credentials.OnToken.
+type TokenInfo struct {
+	// StatusCode is the token endpoint's HTTP status: 200 when a token was
+	// issued, the refusal's status, or 0 when no usable answer arrived
+	// (connection failure, malformed body, no refresh token available).
+	StatusCode int
+	// Duration is how long the acquisition took.
+	Duration time.Duration
+	// Err is nil when a token was issued; else a *TokenError or another
+	// error, never carrying a secret.
+	Err error
+}
+
+// observeTokens calls f after every Token call of src.
+func observeTokens(src oauth2.TokenSource, f func(TokenInfo)) oauth2.TokenSource {
+	return tokenSourceFunc(func() (*oauth2.Token, error) {
+		start := time.Now()
+		tok, err := src.Token()
+		info := TokenInfo{StatusCode: http.StatusOK, Duration: time.Since(start), Err: err}
+		if err != nil {
+			info.StatusCode = 0
+			var te *TokenError
+			var re *oauth2.RetrieveError
+			switch {
+			case errors.As(err, &te):
+				info.StatusCode = te.StatusCode
+			case errors.As(err, &re) && re.Response != nil:
+				info.StatusCode = re.Response.StatusCode
+			}
+		}
+		f(info)
+		return tok, err
+	})
 }
 
 // RefreshTokenStore persists the refresh token shared by all replicas.
@@ -258,6 +297,10 @@ func NewHTTPClient(ctx context.Context, creds Credentials, base *http.Client) (*
 			}
 			return tok, err
 		})
+	}
+
+	if creds.OnToken != nil {
+		src = observeTokens(src, creds.OnToken)
 	}
 
 	return &http.Client{

@@ -1,6 +1,8 @@
-// Package server serves the orchestrator's operational HTTP endpoints:
-// /metrics for Prometheus, /healthz (the process is alive) and /readyz (it
-// can reach PostgreSQL and its workers are running).
+// Package server serves the orchestrator's HTTP endpoints: /metrics for
+// Prometheus, /healthz (the process is alive), /readyz (it can reach
+// PostgreSQL and its workers are running), the operator API under /api/
+// (package api) and the River UI under /riverui/ (behind the API's bearer
+// tokens).
 package server
 
 import (
@@ -16,9 +18,22 @@ import (
 // ReadyFunc reports nil when the service can do its work.
 type ReadyFunc func(ctx context.Context) error
 
-// Handler returns the mux of operational endpoints.
-func Handler(gatherer prometheus.Gatherer, ready ReadyFunc, logger *slog.Logger) http.Handler {
+// RiverUIPrefix is where the River UI is mounted.
+const RiverUIPrefix = "/riverui"
+
+// Handler returns the mux of operational endpoints, with api (which
+// authenticates its own requests) mounted under /api/ and riverUI (which
+// must be wrapped in the same authentication, see api.RequireBearer) under
+// /riverui/, each when it is not nil.
+func Handler(gatherer prometheus.Gatherer, ready ReadyFunc, api, riverUI http.Handler, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
+	if api != nil {
+		mux.Handle("/api/", api)
+	}
+	if riverUI != nil {
+		mux.Handle(RiverUIPrefix, riverUI)
+		mux.Handle(RiverUIPrefix+"/", riverUI)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,11 +18,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"riverqueue.com/riverui"
 
+	"github.com/pcupgrade/orchestrator/internal/api"
 	"github.com/pcupgrade/orchestrator/internal/config"
+	"github.com/pcupgrade/orchestrator/internal/control"
 	"github.com/pcupgrade/orchestrator/internal/jobs"
 	"github.com/pcupgrade/orchestrator/internal/metrics"
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
+	"github.com/pcupgrade/orchestrator/internal/ratelimit"
 	"github.com/pcupgrade/orchestrator/internal/server"
 	"github.com/pcupgrade/orchestrator/internal/store"
 	"github.com/pcupgrade/orchestrator/internal/tokenstore"
@@ -63,6 +68,13 @@ type Service struct {
 	store    *store.Store
 	river    *river.Client[pgx.Tx]
 	registry *prometheus.Registry
+	api      http.Handler
+	// riverUI is the River UI; riverUIAuthed is it behind the API's bearer
+	// tokens, the only way it is served.
+	riverUI       *riverui.Handler
+	riverUIAuthed http.Handler
+	// dbMetrics is refreshed in the background while Run runs.
+	dbMetrics *metrics.DBCollector
 }
 
 // New builds a Service on pool from cfg; it starts nothing. version is
@@ -74,8 +86,9 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		return nil, err
 	}
 	st := store.New(pool)
-	if err := reg.Register(metrics.NewItemsCollector(st, 10*time.Second, 50, logger)); err != nil {
-		return nil, fmt.Errorf("register item metrics: %w", err)
+	dbMetrics := metrics.NewDBCollector(st, metrics.DefaultDBTTL, metrics.DefaultMaxBatches, logger)
+	if err := reg.Register(dbMetrics); err != nil {
+		return nil, fmt.Errorf("register database metrics: %w", err)
 	}
 
 	if cfg.PartnerCenter.RefreshToken == "" {
@@ -91,6 +104,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		TokenURL:     cfg.PartnerCenter.TokenURL,
 		Scope:        cfg.PartnerCenter.Scope,
 		Resource:     cfg.PartnerCenter.Resource,
+		OnToken:      m.ObserveToken,
 	}
 	if creds.RefreshToken != "" {
 		if cfg.PartnerCenter.TokenEncryptionKey == "" {
@@ -117,29 +131,42 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		partnercenter.WithBaseURL(cfg.PartnerCenter.BaseURL),
 		partnercenter.WithUserAgent("pcupgrade-orchestrator/"+version),
 		partnercenter.WithApplication(cfg.PartnerCenter.Application),
-		partnercenter.WithObserver(func(ci partnercenter.CallInfo) {
-			m.ObservePartnerCenterCall(ci.Operation, ci.StatusCode, ci.Duration)
-		}),
+		partnercenter.WithObserver(m.ObserveCall),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("partner center client: %w", err)
 	}
 
+	gov, err := ratelimit.New(st, cfg.RateLimits.Governed(), cfg.RateLimits.Headroom, cfg.RateLimits.PollReserve)
+	if err != nil {
+		return nil, err
+	}
+	worker := WorkerID()
 	deps := &jobs.Deps{
 		Store:             st,
 		Upgrades:          pc.ProductUpgrades,
+		Subscriptions:     pc.SubscriptionUpgrades,
+		Transitions:       pc.Transitions,
 		Logger:            logger,
-		Gate:              jobs.NewGate(),
-		PollInitial:       cfg.Polling.InitialInterval,
-		PollMax:           cfg.Polling.MaxInterval,
+		Governor:          gov,
+		Worker:            worker,
+		LeaseTTL:          cfg.Workers.JobTimeout + 5*time.Second,
+		Polls:             jobs.NewPollPlanner(st, gov, cfg.Polling.InitialInterval, cfg.Polling.MaxInterval, logger),
+		StuckAfter:        cfg.Polling.StuckAfter,
 		StallAfter:        cfg.Reconcile.StallAfter,
 		ReconcileInterval: cfg.Reconcile.Interval,
+		DispatchInterval:  cfg.Workers.DispatchInterval,
+		QueueDepth:        cfg.Workers.QueueDepth,
+		AuthPause:         cfg.Workers.AuthPause,
+		Halt:              store.HaltPolicy{FailureRate: cfg.Halt.FailureRate, Window: cfg.Halt.Window, MinItems: cfg.Halt.MinItems},
+		Observe:           m.ObserveItem,
 	}
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, deps); err != nil {
 		return nil, err
 	}
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		ID:                   worker,
 		Logger:               logger,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers.MaxWorkers}},
 		Workers:              workers,
@@ -154,7 +181,28 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return &Service{cfg: cfg, logger: logger, pool: pool, store: st, river: rc, registry: reg}, nil
+	ctl := control.New(st, jobs.NewEnqueuer(rc), "api")
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(rc, nil),
+		Logger:    logger,
+		Prefix:    server.RiverUIPrefix,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river ui: %w", err)
+	}
+	return &Service{cfg: cfg, logger: logger, pool: pool, store: st, river: rc, registry: reg,
+		api: api.New(st, ctl, cfg.Server.APITokens, logger), riverUI: ui,
+		riverUIAuthed: api.RequireBearer(cfg.Server.APITokens, ui), dbMetrics: dbMetrics}, nil
+}
+
+// WorkerID names this process in item leases, histories and api_calls:
+// host name and process id.
+func WorkerID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 // Run starts the workers and serves HTTP on ln until ctx is done, then stops
@@ -164,7 +212,13 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	if err := s.river.Start(ctx); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
-	srv := server.New(ln.Addr().String(), server.Handler(s.registry, s.ready, s.logger))
+	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopUI()
+	go s.dbMetrics.Run(uiCtx)
+	if err := s.riverUI.Start(uiCtx); err != nil {
+		return fmt.Errorf("start river ui: %w", err)
+	}
+	srv := server.New(ln.Addr().String(), s.Handler())
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 	s.logger.Info("serving", slog.String("addr", ln.Addr().String()))
@@ -190,6 +244,12 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		runErr = fmt.Errorf("http shutdown: %w", err)
 	}
 	return runErr
+}
+
+// Handler returns the service's HTTP handler: /api/v1, /riverui (both
+// behind the bearer tokens), /metrics, /healthz and /readyz.
+func (s *Service) Handler() http.Handler {
+	return server.Handler(s.registry, s.ready, s.api, s.riverUIAuthed, s.logger)
 }
 
 // Store returns the service's store.

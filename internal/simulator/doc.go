@@ -28,10 +28,14 @@
 // scenario files (scenario.go) and runs its lifecycles on a clock that can
 // be sped up (Options.ClockSpeedup). docs/simulator.md describes it all.
 //
-// Ground truth for assertions: Upgrades, CreatedCount, Requests,
-// RefreshRotations and Stats (also served at GET /_sim/stats).
+// Ground truth for assertions: Upgrades, CreatedCount,
+// SubscriptionUpgradeCount, TransitionCount, Requests, RefreshRotations
+// and Stats (also served at GET /_sim/stats). Predictions of subscription
+// upgrades and transitions: PredictSubscriptionUpgrade and
+// PredictTransition.
 //
-// Files: options.go (configuration), predict.go (outcomes), route.go
+// Files: options.go (configuration), predict.go (outcomes),
+// predict_subscriptions.go (subscription outcomes and counts), route.go
 // (routing), simulator.go (request pipeline and ground truth), auth.go
 // (bearer tokens), token.go (Azure AD), idempotency.go (MS-RequestId),
 // productupgrade.go (product upgrades), errors.go (error bodies),

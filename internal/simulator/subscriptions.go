@@ -189,7 +189,40 @@ func newUpgradeError(code int) upgradeError {
 
 // pairKey is the lower-cased "customer/subscription" of a request.
 func pairKey(req *request) string {
-	return strings.ToLower(req.params["customerId"] + "/" + req.params["subscriptionId"])
+	return subscriptionPair(req.params["customerId"], req.params["subscriptionId"])
+}
+
+// subscriptionPair is the lower-cased "customer/subscription" key of a pair:
+// the id of its draws and of its records.
+func subscriptionPair(customerID, subscriptionID string) string {
+	return strings.ToLower(customerID + "/" + subscriptionID)
+}
+
+// upgradeTargetID is the targetSubscriptionId a subscription upgrade of
+// pair to offerID reports.
+func (s *Simulator) upgradeTargetID(pair, offerID string) string {
+	return s.guid(pair, "sub-target/"+strings.ToLower(offerID))
+}
+
+// licenseErrors returns the licenseErrors a delegated (app+user)
+// upgrade_with_license_transfer of pair reports; customer is the
+// lower-cased customer id (a GUID). Empty, not nil, when there are none.
+func (s *Simulator) licenseErrors(customer, pair string) []userLicenseError {
+	out := []userLicenseError{}
+	if s.draw(customer, "license-errors") >= s.opts.LicenseErrorShare {
+		return out
+	}
+	n := 1 + int(s.draw(pair, "license-error-count")*3)
+	for i := range n {
+		out = append(out, userLicenseError{
+			UserObjectID: s.guid(pair, "license-user/"+strconv.Itoa(i)),
+			Name:         fmt.Sprintf("User %d", i+1),
+			Email:        fmt.Sprintf("user%d@%s.onmicrosoft.com", i+1, customer[:8]),
+			Errors:       []apiFault{{Code: 60000, Description: "Customer license migration failed: the user already has a conflicting license assigned.", Data: []any{}, Source: errorSource}},
+			Attributes:   resourceAttributes{ObjectType: "UserLicenseError"},
+		})
+	}
+	return out
 }
 
 // upgradePaths returns the deterministic upgrade items of a pair.
@@ -303,19 +336,9 @@ func (s *Simulator) subscriptionUpgradeCreate(req *request) response {
 		out.UpgradeErrors = []upgradeError{newUpgradeError(5)}
 		return jsonResponse(http.StatusOK, out)
 	}
-	out.TargetSubscriptionID = s.guid(pair, "sub-target/"+strings.ToLower(in.TargetOffer.ID))
-	if in.UpgradeType == upgradeTypeWithLicenseTransfer && s.draw(customer, "license-errors") < s.opts.LicenseErrorShare {
-		n := 1 + int(s.draw(pair, "license-error-count")*3)
-		for i := range n {
-			name := fmt.Sprintf("User %d", i+1)
-			out.LicenseErrors = append(out.LicenseErrors, userLicenseError{
-				UserObjectID: s.guid(pair, "license-user/"+strconv.Itoa(i)),
-				Name:         name,
-				Email:        fmt.Sprintf("user%d@%s.onmicrosoft.com", i+1, customer[:8]),
-				Errors:       []apiFault{{Code: 60000, Description: "Customer license migration failed: the user already has a conflicting license assigned.", Data: []any{}, Source: errorSource}},
-				Attributes:   resourceAttributes{ObjectType: "UserLicenseError"},
-			})
-		}
+	out.TargetSubscriptionID = s.upgradeTargetID(pair, chosen.TargetOffer.ID)
+	if in.UpgradeType == upgradeTypeWithLicenseTransfer {
+		out.LicenseErrors = s.licenseErrors(customer, pair)
 	}
 	s.subUpgrades[pair] = &subscriptionUpgrade{
 		customerID: customer, sourceID: req.params["subscriptionId"], targetID: out.TargetSubscriptionID,
@@ -508,16 +531,19 @@ func (s *Simulator) transitionCreate(req *request) response {
 	if in.FromSubscriptionID == "" {
 		in.FromSubscriptionID = req.params["subscriptionId"]
 	}
-	spread := s.opts.MaxDuration - s.opts.MinDuration
-	tr := &transition{
-		body:      in,
-		createdAt: req.now,
-		duration:  s.opts.MinDuration + time.Duration(s.draw(pair, "tr-duration")*float64(spread)),
-		fails:     s.draw(pair, "tr-fails") < s.opts.FailShare,
-	}
+	duration, fails := s.transitionRun(pair)
+	tr := &transition{body: in, createdAt: req.now, duration: duration, fails: fails}
 	s.transitions[pair] = append(list, tr)
 	s.recordCreate(strings.ToLower(req.params["customerId"]), pair)
 	return jsonResponse(http.StatusOK, tr.view(req.now))
+}
+
+// transitionRun returns how long (in simulated time) every transition of
+// pair runs and whether it ends Failed.
+func (s *Simulator) transitionRun(pair string) (time.Duration, bool) {
+	spread := s.opts.MaxDuration - s.opts.MinDuration
+	duration := s.opts.MinDuration + time.Duration(s.draw(pair, "tr-duration")*float64(spread))
+	return duration, s.draw(pair, "tr-fails") < s.opts.FailShare
 }
 
 // view renders a transition with the events that happened by now.

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,42 +21,81 @@ type Item struct {
 	ID            int64
 	BatchID       int64
 	BatchName     string
+	BatchStatus   upgrade.BatchStatus
+	Operation     upgrade.Operation
+	DryRun        bool
 	CorrelationID string
+	BatchCreated  time.Time
 	LineNumber    int
 	CustomerID    string
 	ProductFamily string
-	Status        upgrade.Status
-	Generation    int
-	ErrorCode     string
-	ErrorMessage  string
-	UpgradeID     string
-	PollCount     int
+	// SubscriptionID, TargetID and Options are the operation-specific
+	// inputs (see NewItem).
+	SubscriptionID string
+	TargetID       string
+	Options        upgrade.Options
+	Canary         bool
+	Status         upgrade.Status
+	// StatusChangedAt is when the item entered Status; for an item in
+	// progress, when its work began at Partner Center.
+	StatusChangedAt time.Time
+	// Generation counts operator retries; results are kept per generation.
+	Generation   int
+	ErrorCode    string
+	ErrorMessage string
+	// UpgradeID is the Partner Center object carrying this generation's
+	// work: the product upgrade id, the transition's operation id or the
+	// upgraded subscription's target subscription id.
+	UpgradeID string
+	PollCount int
 	// CreateRequestSeq numbers the item's create MS-RequestId; see
 	// AdvanceCreateRequest.
 	CreateRequestSeq int
+	// CreateUnknown is set while a create has been sent without a definite
+	// answer (timeout, 5xx, crash): the next attempt must look for the
+	// object before creating again.
+	CreateUnknown bool
+	Stuck         bool
 }
+
+// Starts reports whether the item's batch lets it start new work.
+func (it Item) Starts() bool { return it.BatchStatus.Starts(it.Canary) }
+
+// Follows reports whether the item's batch lets work already begun be
+// followed.
+func (it Item) Follows() bool { return it.BatchStatus.Follows(it.Canary) }
 
 // Item returns the item with that id, or ErrNotFound.
 func (s *Store) Item(ctx context.Context, id int64) (Item, error) {
 	var it Item
-	var upgradeID *string
+	var upgradeID, subscriptionID *string
 	var pollCount *int
+	var stuckAt *time.Time
+	var opts []byte
 	err := s.db.QueryRow(ctx, `
-		select i.id, i.batch_id, b.name, b.correlation_id::text, i.line_number, i.customer_id::text,
-		       i.product_family, i.status, i.generation, i.error_code, i.error_message,
-		       i.create_request_seq, u.upgrade_id, u.poll_count
+		select i.id, i.batch_id, b.name, b.status, b.operation, b.dry_run, b.correlation_id::text, b.created_at,
+		       i.line_number, i.customer_id::text, i.product_family, i.subscription_id::text, i.target_id, i.options,
+		       i.canary, i.status, i.status_changed_at, i.generation, i.error_code, i.error_message,
+		       i.create_request_seq, i.create_unknown, i.stuck_at, u.upgrade_id, u.poll_count
 		from batch_items i
 		join batches b on b.id = i.batch_id
-		left join upgrades u on u.item_id = i.id
+		left join upgrades u on u.item_id = i.id and u.generation = i.generation
 		where i.id = $1`, id,
-	).Scan(&it.ID, &it.BatchID, &it.BatchName, &it.CorrelationID, &it.LineNumber, &it.CustomerID,
-		&it.ProductFamily, &it.Status, &it.Generation, &it.ErrorCode, &it.ErrorMessage,
-		&it.CreateRequestSeq, &upgradeID, &pollCount)
+	).Scan(&it.ID, &it.BatchID, &it.BatchName, &it.BatchStatus, &it.Operation, &it.DryRun, &it.CorrelationID, &it.BatchCreated,
+		&it.LineNumber, &it.CustomerID, &it.ProductFamily, &subscriptionID, &it.TargetID, &opts,
+		&it.Canary, &it.Status, &it.StatusChangedAt, &it.Generation, &it.ErrorCode, &it.ErrorMessage,
+		&it.CreateRequestSeq, &it.CreateUnknown, &stuckAt, &upgradeID, &pollCount)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Item{}, fmt.Errorf("item %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return Item{}, fmt.Errorf("read item %d: %w", id, err)
+	}
+	if err := json.Unmarshal(opts, &it.Options); err != nil {
+		return Item{}, fmt.Errorf("read options of item %d: %w", id, err)
+	}
+	if subscriptionID != nil {
+		it.SubscriptionID = *subscriptionID
 	}
 	if upgradeID != nil {
 		it.UpgradeID = *upgradeID
@@ -62,15 +103,73 @@ func (s *Store) Item(ctx context.Context, id int64) (Item, error) {
 	if pollCount != nil {
 		it.PollCount = *pollCount
 	}
+	it.Stuck = stuckAt != nil
 	return it, nil
 }
 
+// MarkCreateSent records, before a create is sent, that its outcome is not
+// known yet. It survives a crash, so the next attempt looks for the object
+// before creating again.
+func (s *Store) MarkCreateSent(ctx context.Context, id int64) error {
+	if _, err := s.db.Exec(ctx, `update batch_items set create_unknown = true where id = $1`, id); err != nil {
+		return fmt.Errorf("mark create of item %d sent: %w", id, err)
+	}
+	return nil
+}
+
 // AdvanceCreateRequest moves an item's create MS-RequestId to the next
-// sequence number. Call it after a create got a definite answer: the next
-// create is a new request, not a repeat.
+// sequence number and clears the unknown-outcome mark. Call it after a
+// create got a definite answer: the next create is a new request, not a
+// repeat.
 func (s *Store) AdvanceCreateRequest(ctx context.Context, id int64) error {
-	if _, err := s.db.Exec(ctx, `update batch_items set create_request_seq = create_request_seq + 1 where id = $1`, id); err != nil {
+	if _, err := s.db.Exec(ctx, `
+		update batch_items set create_request_seq = create_request_seq + 1, create_unknown = false
+		where id = $1`, id); err != nil {
 		return fmt.Errorf("advance create request of item %d: %w", id, err)
+	}
+	return nil
+}
+
+// ClaimItem takes the item's lease for owner until ttl from now, so no other
+// worker (in this or another process) works the item at the same time. It
+// reports false when another owner holds an unexpired lease. Claiming a
+// lease one already holds extends it.
+func (s *Store) ClaimItem(ctx context.Context, id int64, owner string, ttl time.Duration) (bool, error) {
+	tag, err := s.db.Exec(ctx, `
+		update batch_items set lease_owner = $2, lease_until = now() + make_interval(secs => $3)
+		where id = $1 and (lease_until is null or lease_until < now() or lease_owner = $2)`,
+		id, owner, ttl.Seconds())
+	if err != nil {
+		return false, fmt.Errorf("claim item %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ReleaseItem gives up owner's lease on the item, if it still holds it.
+func (s *Store) ReleaseItem(ctx context.Context, id int64, owner string) error {
+	_, err := s.db.Exec(ctx, `
+		update batch_items set lease_owner = '', lease_until = null
+		where id = $1 and lease_owner = $2`, id, owner)
+	if err != nil {
+		return fmt.Errorf("release item %d: %w", id, err)
+	}
+	return nil
+}
+
+// MarkStuck flags an item in progress as stuck: Partner Center has been
+// working on it longer than the configured limit, so it is no longer
+// polled. Resuming its batch clears the flag and polls again.
+func (s *Store) MarkStuck(ctx context.Context, id int64, worker string) error {
+	_, err := s.db.Exec(ctx, `
+		with marked as (
+		    update batch_items set stuck_at = now()
+		    where id = $1 and status = 'in_progress' and stuck_at is null
+		    returning id, generation)
+		insert into item_events (item_id, from_status, to_status, reason, generation, worker)
+		select id, 'in_progress', 'in_progress', 'flagged stuck: in progress longer than the configured limit; no longer polled', generation, $2
+		from marked`, id, worker)
+	if err != nil {
+		return fmt.Errorf("mark item %d stuck: %w", id, err)
 	}
 	return nil
 }
@@ -81,24 +180,31 @@ type Transition struct {
 	Reason       string // free text for the item's history
 	ErrorCode    string // Partner Center error code, for failed and ineligible items
 	ErrorMessage string // Partner Center's description or reason
+	Worker       string // who made the change, for the item's history
 }
 
 // TransitionItem moves an item from t.From to t.To, enforcing the state
 // machine of package upgrade, and records the change in item_events. It
-// returns ErrStaleStatus when the item is no longer in t.From.
+// returns ErrStaleStatus when the item is no longer in t.From. Retries
+// (failed -> pending) go through RetryFailed, which also starts a new
+// generation.
 func (s *Store) TransitionItem(ctx context.Context, id int64, t Transition) error {
 	if err := upgrade.CheckTransition(t.From, t.To); err != nil {
 		return fmt.Errorf("item %d: %w", id, err)
 	}
+	if t.From == upgrade.StatusFailed {
+		return fmt.Errorf("item %d: a failed item is retried with RetryFailed, not moved", id)
+	}
 	tag, err := s.db.Exec(ctx, `
 		with changed as (
 		    update batch_items
-		    set status = $3, error_code = $4, error_message = $5, status_changed_at = now()
+		    set status = $3, error_code = $4, error_message = $5, status_changed_at = now(),
+		        stuck_at = case when $3 = 'in_progress' then stuck_at else null end
 		    where id = $1 and status = $2
-		    returning id)
-		insert into item_events (item_id, from_status, to_status, reason)
-		select id, $2, $3, $6 from changed`,
-		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason)
+		    returning id, generation)
+		insert into item_events (item_id, from_status, to_status, reason, generation, error_code, worker)
+		select id, $2, $3, $6, generation, $4, $7 from changed`,
+		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason, t.Worker)
 	if err != nil {
 		return fmt.Errorf("item %d: %s -> %s: %w", id, t.From, t.To, err)
 	}
@@ -132,4 +238,25 @@ func (s *Store) StatusCounts(ctx context.Context, batchID int64) (map[upgrade.St
 		return nil, fmt.Errorf("count items of batch %d: %w", batchID, err)
 	}
 	return counts, nil
+}
+
+// StuckCount returns how many items of a batch are flagged stuck.
+func (s *Store) StuckCount(ctx context.Context, batchID int64) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `
+		select count(*) from batch_items
+		where batch_id = $1 and status = 'in_progress' and stuck_at is not null`, batchID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count stuck items of batch %d: %w", batchID, err)
+	}
+	return n, nil
+}
+
+// ChooseTarget records the target (offer or catalog item) and type chosen
+// for an item's current generation from Partner Center's eligible ones.
+func (s *Store) ChooseTarget(ctx context.Context, id int64, target, typ string) error {
+	if _, err := s.db.Exec(ctx, `update batch_items set chosen_target = $2, chosen_type = $3 where id = $1`, id, target, typ); err != nil {
+		return fmt.Errorf("record chosen target of item %d: %w", id, err)
+	}
+	return nil
 }

@@ -10,15 +10,22 @@ import (
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
-// OrphanedItems returns up to limit ids of items that sit in status st,
-// unchanged for at least quiet, with no live River job of the given kind
-// (available, pending, running, retryable or scheduled) for them: their job
+// OrphanedItems returns up to limit ids of items of operation op that sit
+// in status st, unchanged for at least quiet, whose batch lets them be
+// worked (see upgrade.BatchStatus), that are not flagged stuck, not leased
+// by a live worker, and have no live River job of the given kind
+// (available, pending, running, retryable or scheduled): their job
 // vanished, was discarded, or was never enqueued. Jobs are matched by their
 // args' item_id.
-func (s *Store) OrphanedItems(ctx context.Context, st upgrade.Status, kind string, quiet time.Duration, limit int) ([]int64, error) {
+func (s *Store) OrphanedItems(ctx context.Context, op upgrade.Operation, st upgrade.Status, kind string, quiet time.Duration, limit int) ([]int64, error) {
 	rows, err := s.db.Query(ctx, `
 		select i.id from batch_items i
-		where i.status = $1
+		join batches b on b.id = i.batch_id
+		where i.status = $1 and b.operation = $5
+		  and (b.status = 'running' or (b.status = 'canary' and i.canary)
+		       or ($1 = 'in_progress' and b.status = 'cancelled'))
+		  and i.stuck_at is null
+		  and (i.lease_until is null or i.lease_until < now())
 		  and i.status_changed_at < now() - make_interval(secs => $3)
 		  and not exists (
 		      select 1 from river_job j
@@ -26,30 +33,31 @@ func (s *Store) OrphanedItems(ctx context.Context, st upgrade.Status, kind strin
 		        and j.args @> jsonb_build_object('item_id', i.id)
 		        and j.state in ('available', 'pending', 'running', 'retryable', 'scheduled'))
 		order by i.id
-		limit $4`, st, kind, quiet.Seconds(), limit)
+		limit $4`, st, kind, quiet.Seconds(), limit, op)
 	if err != nil {
-		return nil, fmt.Errorf("find orphaned %s items: %w", st, err)
+		return nil, fmt.Errorf("find orphaned %s %s items: %w", op, st, err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, fmt.Errorf("find orphaned %s items: %w", st, err)
+		return nil, fmt.Errorf("find orphaned %s %s items: %w", op, st, err)
 	}
 	return ids, nil
 }
 
-// ActiveStatusCount is the number of items in one status of a running batch.
+// ActiveStatusCount is the number of items in one status of an active batch.
 type ActiveStatusCount struct {
 	Batch  string
 	Status upgrade.Status
 	Count  int
 }
 
-// ActiveStatusCounts counts the items of every running batch by status, at
-// most maxBatches batches (the newest).
+// ActiveStatusCounts counts the items of every active batch (not completed,
+// or cancelled with items still open) by status, at most maxBatches batches
+// (the newest).
 func (s *Store) ActiveStatusCounts(ctx context.Context, maxBatches int) ([]ActiveStatusCount, error) {
 	rows, err := s.db.Query(ctx, `
 		with active as (
-		    select id, name from batches where status = 'running' order by id desc limit $1)
+		    select id, name from batches where completed_at is null order by id desc limit $1)
 		select a.name, i.status, count(*)
 		from active a join batch_items i on i.batch_id = a.id
 		group by a.name, i.status

@@ -28,12 +28,16 @@ func setup(t *testing.T) testBundle {
 	b.st = st
 	err := st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
 		var err error
-		b.batch, b.ids, err = st.CreateBatch(ctx, store.NewBatch{
+		b.batch, err = st.CreateBatch(ctx, store.NewBatch{
 			Name: "b1", Operation: "product_upgrade", CorrelationID: "6f1c2f4e-8b8e-4a55-9d7c-1d2e3f4a5b6c",
-		}, []store.NewItem{
+		}, store.Items([]store.NewItem{
 			{LineNumber: 2, CustomerID: "11111111-1111-1111-1111-111111111111", ProductFamily: "Azure"},
 			{LineNumber: 3, CustomerID: "22222222-2222-2222-2222-222222222222", ProductFamily: "Azure"},
-		})
+		}))
+		if err != nil {
+			return err
+		}
+		b.ids, err = st.ItemIDs(ctx, b.batch.ID)
 		return err
 	})
 	require.NoError(t, err)
@@ -49,7 +53,7 @@ func TestCreateBatch(t *testing.T) {
 	got, err := b.st.BatchByName(ctx, "b1")
 	require.NoError(t, err)
 	require.Equal(t, 2, got.ItemCount)
-	require.Equal(t, store.BatchRunning, got.Status)
+	require.Equal(t, upgrade.BatchRunning, got.Status)
 
 	it, err := b.st.Item(ctx, b.ids[1])
 	require.NoError(t, err)
@@ -59,7 +63,7 @@ func TestCreateBatch(t *testing.T) {
 	require.Equal(t, got.CorrelationID, it.CorrelationID)
 
 	err = b.st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
-		_, _, err := st.CreateBatch(ctx, store.NewBatch{Name: "b1", Operation: "product_upgrade", CorrelationID: got.CorrelationID}, nil)
+		_, err := st.CreateBatch(ctx, store.NewBatch{Name: "b1", Operation: "product_upgrade", CorrelationID: got.CorrelationID}, store.Items(nil))
 		return err
 	})
 	require.ErrorIs(t, err, store.ErrBatchExists)
@@ -94,7 +98,7 @@ func TestTransitionItemEnforcesStateMachine(t *testing.T) {
 	counts, err := b.st.StatusCounts(ctx, b.batch.ID)
 	require.NoError(t, err)
 	require.Equal(t, map[upgrade.Status]int{
-		upgrade.StatusPending: 1, upgrade.StatusFailed: 1, upgrade.StatusInProgress: 0,
+		upgrade.StatusPending: 1, upgrade.StatusFailed: 1, upgrade.StatusInProgress: 0, upgrade.StatusEligible: 0,
 		upgrade.StatusIneligible: 0, upgrade.StatusCompleted: 0, upgrade.StatusCancelled: 0,
 	}, counts)
 }
@@ -106,16 +110,16 @@ func TestReportRowsAndBatchCompletion(t *testing.T) {
 
 	when := time.Date(2019, 8, 29, 23, 47, 28, 852455500, time.UTC)
 	err := b.st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
-		if err := st.AdoptUpgrade(ctx, b.ids[0], "up-1"); err != nil {
+		if err := st.AdoptUpgrade(ctx, b.ids[0], 0, "up-1"); err != nil {
 			return err
 		}
-		if err := st.AdoptUpgrade(ctx, b.ids[0], "up-1"); err != nil {
+		if err := st.AdoptUpgrade(ctx, b.ids[0], 0, "up-1"); err != nil {
 			return err
 		}
 		if err := st.TransitionItem(ctx, b.ids[0], store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress}); err != nil {
 			return err
 		}
-		if err := st.FinishUpgrade(ctx, b.ids[0], "Completed", []store.LineItem{
+		if err := st.FinishUpgrade(ctx, b.ids[0], 0, "Completed", []store.LineItem{
 			{SourceProductID: "s1", SourceProductName: "AzureSubscription", TargetProductID: "t1", TargetProductName: "Microsoft Azure plan", Status: "Completed", UpgradedDate: &when},
 			{SourceProductID: "s2", SourceProductName: "AzureSubscription", TargetProductID: "t2", TargetProductName: "Microsoft Azure plan", Status: "Failed", ErrorCode: "900120", ErrorMessage: "boom"},
 		}); err != nil {
@@ -124,18 +128,18 @@ func TestReportRowsAndBatchCompletion(t *testing.T) {
 		return st.TransitionItem(ctx, b.ids[0], store.Transition{From: upgrade.StatusInProgress, To: upgrade.StatusCompleted})
 	})
 	require.NoError(t, err)
-	require.ErrorContains(t, b.st.AdoptUpgrade(ctx, b.ids[0], "up-2"), "already carries upgrade up-1")
+	require.ErrorContains(t, b.st.AdoptUpgrade(ctx, b.ids[0], 0, "up-2"), "already carries up-1")
 
-	names, err := b.st.CompleteFinishedBatches(ctx)
+	changes, err := b.st.RollUpBatches(ctx)
 	require.NoError(t, err)
-	require.Empty(t, names, "one item is still pending")
+	require.Empty(t, changes, "one item is still pending")
 
 	require.NoError(t, b.st.TransitionItem(ctx, b.ids[1], store.Transition{
 		From: upgrade.StatusPending, To: upgrade.StatusIneligible, ErrorMessage: "no legacy subscriptions",
 	}))
-	names, err = b.st.CompleteFinishedBatches(ctx)
+	changes, err = b.st.RollUpBatches(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{"b1"}, names)
+	require.Equal(t, []store.BatchRollup{{Batch: "b1", To: upgrade.BatchCompleted}}, changes)
 
 	var rows []store.ReportRow
 	require.NoError(t, b.st.ReportRows(ctx, b.batch.ID, func(r store.ReportRow) error {
@@ -157,11 +161,11 @@ func TestOrphanedItems(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 
-	ids, err := b.st.OrphanedItems(ctx, upgrade.StatusPending, "create_upgrade", 0, 10)
+	ids, err := b.st.OrphanedItems(ctx, upgrade.ProductUpgrade, upgrade.StatusPending, "create_upgrade", 0, 10)
 	require.NoError(t, err)
 	require.Equal(t, b.ids, ids, "no jobs exist yet")
 
-	ids, err = b.st.OrphanedItems(ctx, upgrade.StatusPending, "create_upgrade", time.Hour, 10)
+	ids, err = b.st.OrphanedItems(ctx, upgrade.ProductUpgrade, upgrade.StatusPending, "create_upgrade", time.Hour, 10)
 	require.NoError(t, err)
 	require.Empty(t, ids, "items changed too recently")
 }

@@ -1,5 +1,6 @@
-// Package upgrade holds the orchestrator's domain types: item statuses and
-// the rules for moving between them. It imports no driver and no HTTP code.
+// Package upgrade holds the orchestrator's domain types: operations, item
+// and batch statuses and the rules for moving between them. It imports no
+// driver and no HTTP code.
 package upgrade
 
 import "fmt"
@@ -11,6 +12,7 @@ type Status string
 // Item statuses.
 const (
 	StatusPending    Status = "pending"
+	StatusEligible   Status = "eligible" // dry runs only: the item would go ahead
 	StatusIneligible Status = "ineligible"
 	StatusInProgress Status = "in_progress"
 	StatusCompleted  Status = "completed"
@@ -20,13 +22,14 @@ const (
 
 // Statuses returns every status in lifecycle order.
 func Statuses() []Status {
-	return []Status{StatusPending, StatusIneligible, StatusInProgress, StatusCompleted, StatusFailed, StatusCancelled}
+	return []Status{StatusPending, StatusEligible, StatusIneligible, StatusInProgress, StatusCompleted, StatusFailed, StatusCancelled}
 }
 
-// Final reports whether no further work happens to an item in this status.
+// Final reports whether no further work happens to an item in this status
+// (until an operator retries a failed item).
 func (s Status) Final() bool {
 	switch s {
-	case StatusIneligible, StatusCompleted, StatusFailed, StatusCancelled:
+	case StatusEligible, StatusIneligible, StatusCompleted, StatusFailed, StatusCancelled:
 		return true
 	default:
 		return false
@@ -57,17 +60,21 @@ func (e *TransitionError) Error() string {
 // one status to the other. This is the single definition of the item state
 // machine:
 //
-//	pending     -> in_progress | ineligible | failed | cancelled
+//	pending     -> in_progress | eligible | ineligible | failed | cancelled
 //	in_progress -> completed | failed | cancelled
+//	failed      -> pending   (an operator's retry; it starts a new generation)
 //
-// Final statuses never change.
+// Every other status is final.
 func CheckTransition(from, to Status) error {
 	allowed := false
 	switch from {
 	case StatusPending:
-		allowed = to == StatusInProgress || to == StatusIneligible || to == StatusFailed || to == StatusCancelled
+		allowed = to == StatusInProgress || to == StatusEligible || to == StatusIneligible ||
+			to == StatusFailed || to == StatusCancelled
 	case StatusInProgress:
 		allowed = to == StatusCompleted || to == StatusFailed || to == StatusCancelled
+	case StatusFailed:
+		allowed = to == StatusPending
 	}
 	if !allowed || !to.Valid() {
 		return &TransitionError{From: from, To: to}

@@ -11,8 +11,9 @@ func TestCheckTransition(t *testing.T) {
 	t.Parallel()
 
 	allowed := map[Status][]Status{
-		StatusPending:    {StatusInProgress, StatusIneligible, StatusFailed, StatusCancelled},
+		StatusPending:    {StatusInProgress, StatusEligible, StatusIneligible, StatusFailed, StatusCancelled},
 		StatusInProgress: {StatusCompleted, StatusFailed, StatusCancelled},
+		StatusFailed:     {StatusPending},
 	}
 	for _, from := range Statuses() {
 		for _, to := range Statuses() {
@@ -44,6 +45,60 @@ func TestFinal(t *testing.T) {
 			final = append(final, s)
 		}
 	}
-	require.Equal(t, []Status{StatusIneligible, StatusCompleted, StatusFailed, StatusCancelled}, final)
+	require.Equal(t, []Status{StatusEligible, StatusIneligible, StatusCompleted, StatusFailed, StatusCancelled}, final)
 	require.False(t, Status("PENDING").Valid())
+}
+
+func TestCheckBatchTransition(t *testing.T) {
+	t.Parallel()
+
+	allowed := map[BatchStatus][]BatchStatus{
+		BatchRunning:   {BatchPaused, BatchHalted, BatchCancelled, BatchCompleted},
+		BatchCanary:    {BatchRunning, BatchPaused, BatchHalted, BatchCancelled, BatchCompleted},
+		BatchPaused:    {BatchRunning, BatchCancelled},
+		BatchHalted:    {BatchRunning, BatchCancelled},
+		BatchCompleted: {BatchRunning},
+	}
+	for _, from := range BatchStatuses() {
+		for _, to := range BatchStatuses() {
+			want := false
+			for _, a := range allowed[from] {
+				want = want || a == to
+			}
+			err := CheckBatchTransition(from, to)
+			if want {
+				require.NoError(t, err, "%s -> %s", from, to)
+			} else {
+				require.Error(t, err, "%s -> %s", from, to)
+			}
+		}
+	}
+}
+
+func TestBatchStatusGatesWork(t *testing.T) {
+	t.Parallel()
+
+	require.True(t, BatchRunning.Starts(false))
+	require.True(t, BatchCanary.Starts(true))
+	require.False(t, BatchCanary.Starts(false))
+	for _, s := range []BatchStatus{BatchPaused, BatchHalted, BatchCancelled, BatchCompleted} {
+		require.False(t, s.Starts(true), s)
+	}
+	require.True(t, BatchCancelled.Follows(false))
+	require.False(t, BatchPaused.Follows(true))
+	require.False(t, BatchHalted.Follows(true))
+}
+
+func TestParseOperation(t *testing.T) {
+	t.Parallel()
+
+	for in, want := range map[string]Operation{
+		"product_upgrade": ProductUpgrade, " Subscription-Upgrade ": SubscriptionUpgrade, "TRANSITION": Transition,
+	} {
+		got, err := ParseOperation(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got)
+	}
+	_, err := ParseOperation("migration")
+	require.ErrorContains(t, err, `unknown operation "migration"`)
 }

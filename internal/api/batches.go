@@ -1,0 +1,191 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/pcupgrade/orchestrator/internal/importer"
+	"github.com/pcupgrade/orchestrator/internal/report"
+	"github.com/pcupgrade/orchestrator/internal/store"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
+)
+
+// MaxUploadBytes bounds the CSV body of POST /api/v1/batches.
+const MaxUploadBytes = 512 << 20
+
+// validationErrorBody is the 400 answer to a refused file.
+type validationErrorBody struct {
+	Error    string        `json:"error"`
+	File     string        `json:"file"`
+	Problems []problemJSON `json:"problems"`
+	More     int           `json:"more"`
+}
+
+type problemJSON struct {
+	Line    int    `json:"line"`
+	Column  string `json:"column,omitempty"`
+	Message string `json:"message"`
+}
+
+// createBatch imports the CSV in the request body as a new batch, with the
+// CLI's validation (importer.Import): 201 with the batch's status, 400 with
+// every problem by line and column, 409 when the name is taken.
+func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name := q.Get("name")
+	if strings.TrimSpace(name) == "" {
+		writeError(w, http.StatusBadRequest, "name: the batch name is required (?name=NAME)")
+		return
+	}
+	var opts importer.Options
+	if v := q.Get("operation"); v != "" {
+		op, err := upgrade.ParseOperation(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "operation: "+err.Error())
+			return
+		}
+		opts.Operation = op
+	}
+	if v := q.Get("dry_run"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("dry_run %q: must be true or false", v))
+			return
+		}
+		opts.DryRun = b
+	}
+	if v := q.Get("canary"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("canary %q: must be a positive number of items", v))
+			return
+		}
+		opts.CanarySize = n
+	}
+	if opts.DryRun && opts.CanarySize > 0 {
+		writeError(w, http.StatusBadRequest, "dry_run and canary cannot be combined: a dry run changes nothing")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err == nil && strings.HasPrefix(mt, "multipart/") {
+			writeError(w, http.StatusUnsupportedMediaType, "send the CSV as the raw request body (Content-Type: text/csv), not as a form")
+			return
+		}
+	}
+	file := q.Get("filename")
+	if file == "" {
+		file = "request body"
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxUploadBytes)
+	b, err := importer.Import(r.Context(), h.store, name, file, body, opts)
+	var ve *importer.ValidationError
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &ve):
+		out := validationErrorBody{
+			Error:    fmt.Sprintf("%s: %d problem(s), nothing imported", ve.File, len(ve.Problems)+ve.More),
+			File:     ve.File,
+			Problems: make([]problemJSON, 0, len(ve.Problems)),
+			More:     ve.More,
+		}
+		for _, p := range ve.Problems {
+			out.Problems = append(out.Problems, problemJSON{Line: p.Line, Column: p.Column, Message: p.Message})
+		}
+		writeJSON(w, http.StatusBadRequest, out)
+		return
+	case errors.Is(err, importer.ErrBatchName):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, store.ErrBatchExists):
+		writeError(w, http.StatusConflict, fmt.Sprintf("batch %q already exists: choose another name", name))
+		return
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file is larger than %d bytes, nothing imported: split it into several batches", tooLarge.Limit))
+		return
+	case err != nil:
+		if r.Context().Err() != nil {
+			writeError(w, http.StatusBadRequest, "the request was cancelled, nothing imported")
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	s, err := report.LoadStatus(r.Context(), h.store, b)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/batches/"+url.PathEscape(b.Name))
+	writeJSON(w, http.StatusCreated, s)
+}
+
+// batchReport streams a batch's report: CSV exactly as `orchestrator
+// report` writes it (the default), JSON (an array of objects keyed by the
+// CSV header names), or with failed=true the failed items in the import
+// format.
+func (h *Handler) batchReport(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	format := q.Get("format")
+	if format == "" {
+		format = report.FormatCSV
+	}
+	if format != report.FormatCSV && format != report.FormatJSON {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("format %q: supported formats: csv, json", format))
+		return
+	}
+	failed := false
+	if v := q.Get("failed"); v != "" {
+		var err error
+		if failed, err = strconv.ParseBool(v); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("failed %q: must be true or false", v))
+			return
+		}
+	}
+	if failed && format != report.FormatCSV {
+		writeError(w, http.StatusBadRequest, "failed=true exports the import format (CSV): leave out format or use format=csv")
+		return
+	}
+	b, err := h.store.BatchByName(r.Context(), r.PathValue("name"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var write func() error
+	switch {
+	case failed:
+		attachment(w, "text/csv; charset=utf-8", b.Name+"-failed.csv")
+		write = func() error { return report.WriteFailedCSV(r.Context(), w, h.store, b) }
+	case format == report.FormatJSON:
+		attachment(w, "application/json", b.Name+"-report.json")
+		write = func() error { return report.WriteJSON(r.Context(), w, h.store, b) }
+	default:
+		attachment(w, "text/csv; charset=utf-8", b.Name+"-report.csv")
+		write = func() error { return report.WriteCSV(r.Context(), w, h.store, b) }
+	}
+	w.WriteHeader(http.StatusOK)
+	if err := write(); err != nil {
+		// The status line is gone: cut the connection so that the client
+		// sees a broken transfer, not a complete-looking short report.
+		if r.Context().Err() == nil {
+			h.logger.ErrorContext(r.Context(), "api report failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		}
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// attachment sets the headers of a downloaded file.
+func attachment(w http.ResponseWriter, contentType, filename string) {
+	w.Header().Set("Content-Type", contentType)
+	disposition := mime.FormatMediaType("attachment", map[string]string{"filename": filename})
+	if disposition == "" { // a name mime cannot encode
+		disposition = "attachment"
+	}
+	w.Header().Set("Content-Disposition", disposition)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+}

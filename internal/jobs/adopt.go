@@ -1,0 +1,49 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/pcupgrade/orchestrator/internal/store"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
+)
+
+// adopt records that Partner Center object id (a product upgrade or a
+// transition) carries the item's current generation, moves the item to
+// in_progress and queues its first poll, atomically.
+func adopt(ctx context.Context, d *Deps, it store.Item, id, reason string) error {
+	t := store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress, Reason: reason + " " + id, Worker: d.Worker}
+	err := d.Store.InTx(ctx, func(tx pgx.Tx, st *store.Store) error {
+		if err := st.AdoptUpgrade(ctx, it.ID, it.Generation, id); err != nil {
+			return err
+		}
+		if err := st.TransitionItem(ctx, it.ID, t); err != nil {
+			return err
+		}
+		client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+		if err != nil {
+			return err
+		}
+		_, err = client.InsertTx(ctx, tx, firstPoll(it.Operation, it.ID, d.Polls.First(ctx, it.Operation)), nil)
+		return err
+	})
+	if isStale(err) {
+		return nil
+	}
+	if err == nil {
+		settled(ctx, d, it, t)
+	}
+	return err
+}
+
+// firstPoll is the follow job of new work, to poll after delay. The job is
+// inserted to run now and snoozes until the time it carries: River makes a
+// job inserted for later wait for its scheduler (every 5 s), but a job that
+// snoozes briefly runs on time. The snooze holds no worker slot and makes no
+// call.
+func firstPoll(op upgrade.Operation, itemID int64, delay time.Duration) river.JobArgs {
+	return followArgs(op, itemID, time.Now().Add(delay))
+}

@@ -1,0 +1,146 @@
+package jobs
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pcupgrade/orchestrator/internal/partnercenter"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
+)
+
+// Error codes of our own, for items that fail before Partner Center is
+// asked to change anything. They are a contract shown in reports.
+const (
+	// CodeTargetAmbiguous: several targets are eligible and the file named
+	// none.
+	CodeTargetAmbiguous = "target_ambiguous"
+	// CodeTargetNotOffered: the file names a target Partner Center does not
+	// offer for the subscription.
+	CodeTargetNotOffered = "target_not_offered"
+	// CodeNoTargets: Partner Center offers no target at all.
+	CodeNoTargets = "no_targets"
+)
+
+// refusal says why no target can be chosen for an item: it ends ineligible
+// (Partner Center says no) or failed (the file's choice cannot be honoured).
+type refusal struct {
+	status  upgrade.Status
+	code    string
+	message string
+}
+
+// chooseUpgrade picks the subscription upgrade named by offerID (or, when
+// offerID is empty, the single eligible one) from Partner Center's list.
+func chooseUpgrade(paths []partnercenter.Upgrade, offerID, subscriptionID string) (partnercenter.Upgrade, *refusal) {
+	describe := func() string {
+		var parts []string
+		for _, p := range paths {
+			state := "eligible"
+			if !p.IsEligible {
+				state = "not eligible"
+				if len(p.UpgradeErrors) > 0 {
+					state += ": " + p.UpgradeErrors[0].Code.String()
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", p.TargetOffer.ID, p.TargetOffer.Name, state))
+		}
+		return strings.Join(parts, "; ")
+	}
+	ineligible := func(p partnercenter.Upgrade) *refusal {
+		r := &refusal{status: upgrade.StatusIneligible, code: CodeNoTargets,
+			message: fmt.Sprintf("the upgrade to %s is not eligible", p.TargetOffer.ID)}
+		if len(p.UpgradeErrors) > 0 {
+			e := p.UpgradeErrors[0]
+			r.code, r.message = e.Code.String(), strings.TrimSpace(e.Description+" "+e.AdditionalDetails)
+		}
+		return r
+	}
+	if offerID != "" {
+		for _, p := range paths {
+			if strings.EqualFold(p.TargetOffer.ID, offerID) {
+				if !p.IsEligible {
+					return p, ineligible(p)
+				}
+				return p, nil
+			}
+		}
+		return partnercenter.Upgrade{}, &refusal{status: upgrade.StatusFailed, code: CodeTargetNotOffered,
+			message: fmt.Sprintf("offer %s is not an upgrade path of subscription %s; its paths are: %s", offerID, subscriptionID, describe())}
+	}
+	var eligible []partnercenter.Upgrade
+	for _, p := range paths {
+		if p.IsEligible {
+			eligible = append(eligible, p)
+		}
+	}
+	switch {
+	case len(eligible) == 1:
+		return eligible[0], nil
+	case len(eligible) > 1:
+		return partnercenter.Upgrade{}, &refusal{status: upgrade.StatusFailed, code: CodeTargetAmbiguous,
+			message: fmt.Sprintf("%d eligible upgrades, name one in target_offer_id: %s", len(eligible), describe())}
+	case len(paths) > 0:
+		return partnercenter.Upgrade{}, ineligible(paths[0])
+	default:
+		return partnercenter.Upgrade{}, &refusal{status: upgrade.StatusIneligible, code: CodeNoTargets,
+			message: fmt.Sprintf("subscription %s has no upgrade paths", subscriptionID)}
+	}
+}
+
+// chooseTransition picks the catalog item named by catalogItemID (or, when
+// empty, the single one eligible for transitionType) from Partner Center's
+// eligibilities.
+func chooseTransition(items []partnercenter.TransitionEligibility, catalogItemID, transitionType, subscriptionID string) (partnercenter.TransitionEligibility, *refusal) {
+	reasons := func(e partnercenter.TransitionEligibility) (string, string) {
+		for _, d := range e.Eligibilities {
+			if strings.EqualFold(d.TransitionType, transitionType) && len(d.Errors) > 0 {
+				return d.Errors[0].Code.String(), d.Errors[0].Description
+			}
+		}
+		return CodeNoTargets, fmt.Sprintf("%s is not eligible for %s", e.CatalogItemID, transitionType)
+	}
+	describe := func() string {
+		var parts []string
+		for _, e := range items {
+			state := "eligible"
+			if !e.Eligible(transitionType) {
+				code, _ := reasons(e)
+				state = "not eligible: " + code
+			}
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", e.CatalogItemID, e.Title, state))
+		}
+		return strings.Join(parts, "; ")
+	}
+	if catalogItemID != "" {
+		for _, e := range items {
+			if strings.EqualFold(e.CatalogItemID, catalogItemID) {
+				if !e.Eligible(transitionType) {
+					code, msg := reasons(e)
+					return e, &refusal{status: upgrade.StatusIneligible, code: code, message: msg}
+				}
+				return e, nil
+			}
+		}
+		return partnercenter.TransitionEligibility{}, &refusal{status: upgrade.StatusFailed, code: CodeTargetNotOffered,
+			message: fmt.Sprintf("catalog item %s is not a transition target of subscription %s; its targets are: %s", catalogItemID, subscriptionID, describe())}
+	}
+	var eligible []partnercenter.TransitionEligibility
+	for _, e := range items {
+		if e.Eligible(transitionType) {
+			eligible = append(eligible, e)
+		}
+	}
+	switch {
+	case len(eligible) == 1:
+		return eligible[0], nil
+	case len(eligible) > 1:
+		return partnercenter.TransitionEligibility{}, &refusal{status: upgrade.StatusFailed, code: CodeTargetAmbiguous,
+			message: fmt.Sprintf("%d eligible %s targets, name one in to_catalog_item_id: %s", len(eligible), transitionType, describe())}
+	case len(items) > 0:
+		code, msg := reasons(items[0])
+		return partnercenter.TransitionEligibility{}, &refusal{status: upgrade.StatusIneligible, code: code, message: msg}
+	default:
+		return partnercenter.TransitionEligibility{}, &refusal{status: upgrade.StatusIneligible, code: CodeNoTargets,
+			message: fmt.Sprintf("subscription %s has no transition targets", subscriptionID)}
+	}
+}
