@@ -440,7 +440,7 @@ P(f"4. **Overhead** (\`bench-governor-overhead.yaml\`: no rate limits, no latenc
   f"settled in {ov_secs:.2f} s ({items_s:.0f} items/s; {rd('ov-statuses.txt')}); River jobs completed meanwhile: "
   + ", ".join(f"{k} {v}" for k, v in jobs.items()) + f" = {njobs} ({jobs_s:.0f} jobs/s). "
   f"Baseline on the same database right after: \`internal/benchkit/cmd/rivernoop\` inserts {noop['jobs']:,} no-op jobs "
-  f"(InsertMany) and runs a river.Client with MaxWorkers {noop['workers']} and FetchCooldown 50 ms / FetchPollInterval 500 ms (serve's settings) until all complete: "
+  f"(InsertMany) and runs a river.Client with MaxWorkers {noop['workers']} and FetchCooldown 50 ms / FetchPollInterval 100 ms (serve's settings) until all complete: "
   f"{noop['seconds']:.2f} s, {noop['jobs_per_sec']:.0f} jobs/s. A product upgrade is at least 2 jobs (create_upgrade + "
   f"poll_upgrade_status) plus 2–3 Partner Center calls, several ledger writes (item status, events, api_calls, "
   f"line items) and a rate-bucket update per call, so items/s ÷ no-op jobs/s well below 0.5 is expected. "
@@ -471,7 +471,7 @@ P("  PARTNER_CENTER_CLIENT_SECRET=bench-client-secret-value PARTNER_CENTER_REFRE
 P("for i in 1 2 3; do bin/orchestrator --config governor.yaml serve --listen 127.0.0.1:0 & done")
 P(f"sleep {$WARMUP}; curl -s \$SIM/_sim/stats > s0.json; sleep {$WINDOW}; curl -s \$SIM/_sim/stats > s1.json")
 P("go run ./internal/benchkit/cmd/simtruth -scenario examples/scenarios/bench-governor-e2e.yaml -csv e2e.csv")
-P(f"go run ./internal/benchkit/cmd/rivernoop -db \$DATABASE_URL -jobs {$NOOP_JOBS} -workers {$MAX_WORKERS}   # FetchCooldown 50ms, FetchPollInterval 500ms as serve")
+P(f"go run ./internal/benchkit/cmd/rivernoop -db \$DATABASE_URL -jobs {$NOOP_JOBS} -workers {$MAX_WORKERS}   # FetchCooldown 50ms, FetchPollInterval 100ms as serve")
 P("\`\`\`")
 P("")
 P("\`governor.yaml\` (phases 1 and 2; phases 3 and 5 use calls 1000000, per 1s, initial_interval 100ms, max_interval 1s):")

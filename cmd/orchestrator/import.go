@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pcupgrade/orchestrator/internal/importer"
+	"github.com/pcupgrade/orchestrator/internal/jobs"
 	"github.com/pcupgrade/orchestrator/internal/service"
 	"github.com/pcupgrade/orchestrator/internal/store"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
@@ -32,7 +33,7 @@ whole, with every problem's line and column, if any row is wrong.
 --canary N  runs the first N items only; the batch then waits for 'batch resume NAME'.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := importer.Options{DryRun: dryRun, CanarySize: canary, MaxProblems: maxProblems}
+			opts := importer.Options{DryRun: dryRun, CanarySize: canary, MaxProblems: maxProblems, Queued: jobs.QueueDispatch}
 			if maxProblems < 1 {
 				return fmt.Errorf("--max-problems: must be at least 1")
 			}

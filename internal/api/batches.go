@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/pcupgrade/orchestrator/internal/importer"
+	"github.com/pcupgrade/orchestrator/internal/jobs"
 	"github.com/pcupgrade/orchestrator/internal/report"
 	"github.com/pcupgrade/orchestrator/internal/store"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
@@ -43,7 +44,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "name: the batch name is required (?name=NAME)")
 		return
 	}
-	var opts importer.Options
+	opts := importer.Options{Queued: jobs.QueueDispatch}
 	if v := q.Get("operation"); v != "" {
 		op, err := upgrade.ParseOperation(v)
 		if err != nil {

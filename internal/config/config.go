@@ -108,6 +108,11 @@ type Polling struct {
 	// StuckAfter flags an item stuck when Partner Center has worked on it
 	// this long; it is then no longer polled.
 	StuckAfter time.Duration `yaml:"stuck_after"`
+	// LearnedQuantiles are the polls' ladder: poll number k comes when the
+	// k-th quantile of the recently finished work of the same operation was
+	// done (never later than the backoff says); past the ladder, the
+	// backoff. Ascending, each in (0, 1]; empty disables learning.
+	LearnedQuantiles []float64 `yaml:"learned_quantiles"`
 }
 
 // Halt configures the automatic halt of a batch whose items fail too often.
@@ -172,7 +177,10 @@ func Default() Config {
 			QueueDepth:           1000,
 			DispatchInterval:     time.Second,
 		},
-		Polling:    Polling{InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute, StuckAfter: 72 * time.Hour},
+		Polling: Polling{
+			InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute, StuckAfter: 72 * time.Hour,
+			LearnedQuantiles: []float64{0.5, 0.9, 1},
+		},
 		Reconcile:  Reconcile{Interval: time.Minute, StallAfter: 15 * time.Minute},
 		Halt:       Halt{FailureRate: 0.5, Window: 15 * time.Minute, MinItems: 20},
 		RateLimits: defaultRateLimits(),
@@ -273,6 +281,7 @@ func (c *Config) Validate() error {
 		{c.Halt.FailureRate >= 0 && c.Halt.FailureRate <= 1, "halt.failure_rate: must be between 0 and 1 (0 disables)"},
 		{c.Halt.Window > 0, "halt.window: must be positive"},
 		{c.Halt.MinItems >= 1, "halt.min_items: must be at least 1"},
+		{quantilesAscending(c.Polling.LearnedQuantiles), "polling.learned_quantiles: must ascend, each above 0 and at most 1, at most 5 of them"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -382,4 +391,20 @@ func (r RateLimits) Governed() []ratelimit.Limit {
 		out = append(out, l)
 	}
 	return out
+}
+
+// quantilesAscending reports whether q ascends strictly within (0, 1] and
+// has at most five entries.
+func quantilesAscending(q []float64) bool {
+	if len(q) > 5 {
+		return false
+	}
+	prev := 0.0
+	for _, v := range q {
+		if !(v > prev && v <= 1) {
+			return false
+		}
+		prev = v
+	}
+	return true
 }

@@ -100,6 +100,23 @@ func TestLoad(t *testing.T) {
 			wantErr: "workers.rescue_stuck_jobs_after",
 		},
 		{
+			name:    "learned quantiles out of order",
+			file:    "polling:\n  learned_quantiles: [0.9, 0.5]\n",
+			wantErr: "polling.learned_quantiles",
+		},
+		{
+			name:    "learned quantile above 1",
+			file:    "polling:\n  learned_quantiles: [0.5, 1.5]\n",
+			wantErr: "polling.learned_quantiles",
+		},
+		{
+			name: "no learned quantiles",
+			file: "polling:\n  learned_quantiles: []\n",
+			check: func(t *testing.T, c Config) {
+				require.Empty(t, c.Polling.LearnedQuantiles)
+			},
+		},
+		{
 			name:    "bad log level",
 			file:    "log:\n  level: loud\n",
 			wantErr: "log.level",

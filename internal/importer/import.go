@@ -30,6 +30,10 @@ type Options struct {
 	// Progress, when set, is called with the number of rows read so far
 	// every ProgressEvery rows, and once at the end of the file.
 	Progress func(rows int)
+	// Queued, when set, is called in the import's transaction once the
+	// batch is written, to ask the service to start it (jobs.QueueDispatch)
+	// without waiting for the dispatcher's next periodic run.
+	Queued func(ctx context.Context, tx pgx.Tx) error
 }
 
 // ProgressEvery is how many rows pass between two Options.Progress calls.
@@ -72,7 +76,7 @@ func Import(ctx context.Context, st *store.Store, name, file string, r io.Reader
 		return it, true, nil
 	}
 	var batch store.Batch
-	err = st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
+	err = st.InTx(ctx, func(tx pgx.Tx, st *store.Store) error {
 		b, err := st.CreateBatch(ctx, store.NewBatch{
 			Name:          name,
 			Operation:     op,
@@ -97,7 +101,7 @@ func Import(ctx context.Context, st *store.Store, name, file string, r io.Reader
 				return err
 			}
 			batch = b
-			return nil
+			return queued(ctx, tx, opts)
 		}
 		if all {
 			customers = nil
@@ -110,12 +114,20 @@ func Import(ctx context.Context, st *store.Store, name, file string, r io.Reader
 			return err // rolls the batch back
 		}
 		batch = b
-		return nil
+		return queued(ctx, tx, opts)
 	})
 	if err != nil {
 		return store.Batch{}, err
 	}
 	return batch, nil
+}
+
+// queued calls opts.Queued, if set.
+func queued(ctx context.Context, tx pgx.Tx, opts Options) error {
+	if opts.Queued == nil {
+		return nil
+	}
+	return opts.Queued(ctx, tx)
 }
 
 // mergeDuplicates adds the duplicates found in the database to the row

@@ -37,5 +37,5 @@ func nextPoll(ctx context.Context, d *Deps, it store.Item) error {
 			slog.Duration("in_progress_for", time.Since(it.StatusChangedAt).Round(time.Second)))
 		return nil
 	}
-	return river.JobSnooze(d.Polls.Next(ctx, it.Operation, it.PollCount+1))
+	return river.JobSnooze(d.Polls.Next(ctx, it.Operation, it.PollCount+1, time.Since(it.StatusChangedAt)))
 }

@@ -16,40 +16,48 @@ import (
 const planRefresh = 5 * time.Second
 
 // PollPlanner decides when work in progress is polled, so that polling
-// spends as little of Partner Center's budget as the API allows:
+// spends as little of Partner Center's budget as the API allows and still
+// notices finished work soon:
 //
-//   - the first poll waits until nine in ten recently finished pieces of
-//     work of the operation were done (learned from the database; the
-//     initial interval until something finished), so most items need one
-//     status call; the rate bucket paces first polls like any call;
-//   - later polls back off from the initial to the maximum interval, with
-//     jitter;
-//   - whatever the backoff says, when polls share a partner-wide limit with
+//   - polls follow a ladder learned from the database: with the quantiles
+//     0.5, 0.9 and 1 (polling.learned_quantiles), the first poll comes when
+//     half of the recently finished pieces of work of the operation were
+//     done, the second when nine in ten were, the third when the slowest
+//     was, each never later than the backoff below would poll. Durations are
+//     Partner Center's (line items' upgradedDate), so polling less often
+//     does not teach the planner to wait longer. Until something finished
+//     the first poll waits the initial interval;
+//   - past the ladder, polls back off from the initial to the maximum
+//     interval, with jitter;
+//   - whatever the above says, when polls share a partner-wide limit with
 //     other calls, later polls of an operation's items in flight are never
 //     spaced closer than the limit allows to polls (after the poll reserve),
 //     so long-running work does not eat the budget of new work: with N
 //     items in flight and R polls a second, each waits at least N/R. (A
-//     limit of the polls' own is paced by its bucket alone.)
+//     limit of the polls' own is paced by its bucket alone.) First polls are
+//     paced by the rate bucket like any call.
 //
-// Counts are read at most every few seconds per process.
+// Counts and durations are read at most every few seconds per process.
 type PollPlanner struct {
-	store    *store.Store
-	governor *ratelimit.Governor
-	initial  time.Duration
-	limit    time.Duration
-	logger   *slog.Logger
+	store     *store.Store
+	governor  *ratelimit.Governor
+	initial   time.Duration
+	limit     time.Duration
+	quantiles []float64
+	logger    *slog.Logger
 
 	mu      sync.Mutex
 	read    map[upgrade.Operation]time.Time
 	flight  map[upgrade.Operation]int
-	typical map[upgrade.Operation]time.Duration
+	learned map[upgrade.Operation][]time.Duration
 }
 
-// NewPollPlanner returns a planner polling between initial and limit.
-func NewPollPlanner(st *store.Store, gov *ratelimit.Governor, initial, limit time.Duration, logger *slog.Logger) *PollPlanner {
+// NewPollPlanner returns a planner polling at the learned quantiles of the
+// durations of finished work, then between initial and limit.
+func NewPollPlanner(st *store.Store, gov *ratelimit.Governor, initial, limit time.Duration, quantiles []float64, logger *slog.Logger) *PollPlanner {
 	return &PollPlanner{
-		store: st, governor: gov, initial: initial, limit: limit, logger: logger,
-		read: map[upgrade.Operation]time.Time{}, flight: map[upgrade.Operation]int{}, typical: map[upgrade.Operation]time.Duration{},
+		store: st, governor: gov, initial: initial, limit: limit, quantiles: quantiles, logger: logger,
+		read: map[upgrade.Operation]time.Time{}, flight: map[upgrade.Operation]int{}, learned: map[upgrade.Operation][]time.Duration{},
 	}
 }
 
@@ -61,11 +69,11 @@ func statusOp(op upgrade.Operation) string {
 	return partnercenter.OpProductUpgradeStatus
 }
 
-func (p *PollPlanner) refresh(ctx context.Context, op upgrade.Operation) (inFlight int, typical time.Duration) {
+func (p *PollPlanner) refresh(ctx context.Context, op upgrade.Operation) (inFlight int, learned []time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if time.Since(p.read[op]) < planRefresh {
-		return p.flight[op], p.typical[op]
+		return p.flight[op], p.learned[op]
 	}
 	p.read[op] = time.Now()
 	if n, err := p.store.InFlight(ctx, op); err == nil {
@@ -73,30 +81,38 @@ func (p *PollPlanner) refresh(ctx context.Context, op upgrade.Operation) (inFlig
 	} else {
 		p.logger.WarnContext(ctx, "planning polls", slog.String("error", err.Error()))
 	}
-	if d, ok, err := p.store.TypicalDuration(ctx, op); err == nil && ok {
-		p.typical[op] = d
+	if d, ok, err := p.store.Durations(ctx, op, p.quantiles); err == nil && ok {
+		p.learned[op] = d
 	}
-	return p.flight[op], p.typical[op]
+	return p.flight[op], p.learned[op]
 }
 
 // minFirstPoll is the shortest wait before a first poll.
 const minFirstPoll = time.Second
 
+// minRepoll is the shortest wait between two polls of the ladder.
+const minRepoll = 250 * time.Millisecond
+
 // First is the wait before the first poll of new work of op.
 func (p *PollPlanner) First(ctx context.Context, op upgrade.Operation) time.Duration {
-	_, typical := p.refresh(ctx, op)
-	if typical <= 0 {
+	_, learned := p.refresh(ctx, op)
+	if len(learned) == 0 {
 		return p.initial
 	}
-	d := max(minFirstPoll, min(typical, p.limit))
+	d := max(minFirstPoll, min(learned[0], p.limit))
 	return d + jitter(d/10+time.Millisecond)
 }
 
-// Next is the wait before poll number n (1-based) of work of op still
-// running.
-func (p *PollPlanner) Next(ctx context.Context, op upgrade.Operation, n int) time.Duration {
-	inFlight, _ := p.refresh(ctx, op)
-	return max(pollDelay(p.initial, p.limit, n), p.budgetFloor(op, inFlight))
+// Next is the wait after poll number n (1-based) found work of op still
+// running, elapsed after it started.
+func (p *PollPlanner) Next(ctx context.Context, op upgrade.Operation, n int, elapsed time.Duration) time.Duration {
+	inFlight, learned := p.refresh(ctx, op)
+	d := pollDelay(p.initial, p.limit, n)
+	if n < len(learned) {
+		step := max(minRepoll, learned[n]-elapsed)
+		d = min(d, step+jitter(step/20+time.Millisecond))
+	}
+	return max(d, p.budgetFloor(op, inFlight))
 }
 
 // budgetFloor is the shortest interval at which inFlight items can all be

@@ -69,8 +69,7 @@ func PeriodicJobs(d *Deps) []*river.PeriodicJob {
 		river.NewPeriodicJob(
 			river.PeriodicInterval(d.DispatchInterval),
 			func() (river.JobArgs, *river.InsertOpts) {
-				// One live dispatch job at a time, however short the interval.
-				return DispatchArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: liveUnique().ByState}}
+				return DispatchArgs{}, dispatchOpts()
 			},
 			&river.PeriodicJobOpts{ID: "dispatch", RunOnStart: true},
 		),

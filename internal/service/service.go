@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		Governor:          gov,
 		Worker:            worker,
 		LeaseTTL:          cfg.Workers.JobTimeout + 5*time.Second,
-		Polls:             jobs.NewPollPlanner(st, gov, cfg.Polling.InitialInterval, cfg.Polling.MaxInterval, logger),
+		Polls:             jobs.NewPollPlanner(st, gov, cfg.Polling.InitialInterval, cfg.Polling.MaxInterval, cfg.Polling.LearnedQuantiles, logger),
 		StuckAfter:        cfg.Polling.StuckAfter,
 		StallAfter:        cfg.Reconcile.StallAfter,
 		ReconcileInterval: cfg.Reconcile.Interval,
@@ -176,7 +176,10 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		RescueStuckJobsAfter: cfg.Workers.RescueStuckJobsAfter,
 		RetryPolicy:          jobs.RetryPolicy{Base: cfg.Workers.RetryBase, Max: cfg.Workers.RetryMax},
 		FetchCooldown:        50 * time.Millisecond,
-		FetchPollInterval:    500 * time.Millisecond,
+		// A job snoozed briefly (a first poll, a wait for a rate token)
+		// becomes due without any notification: the fetch poll is how late
+		// a replica notices it. One indexed query per 100 ms per replica.
+		FetchPollInterval: 100 * time.Millisecond,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)

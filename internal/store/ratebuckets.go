@@ -66,25 +66,40 @@ func (s *Store) InFlight(ctx context.Context, op upgrade.Operation) (int, error)
 	return n, nil
 }
 
-// TypicalDuration returns the time within which Partner Center finished
-// nine in ten of the last 200 finished pieces of work of operation op
-// (adoption to final status: the 90th percentile), and false when none
-// finished yet.
-func (s *Store) TypicalDuration(ctx context.Context, op upgrade.Operation) (time.Duration, bool, error) {
-	var secs *float64
+// Durations returns, for each of quantiles (each in (0, 1]), the time
+// within which that share of the last 200 finished pieces of work of
+// operation op ended, counted from adoption; false when none finished yet.
+// A piece of work ends when its line items say they were upgraded
+// (upgradedDate, Partner Center's clock, never later than the poll that saw
+// it), or else when a poll saw it final; so how often the service polled
+// does not lengthen what it learns.
+func (s *Store) Durations(ctx context.Context, op upgrade.Operation, quantiles []float64) ([]time.Duration, bool, error) {
+	if len(quantiles) == 0 {
+		return nil, false, nil
+	}
+	var secs []float64
 	err := s.db.QueryRow(ctx, `
-		select percentile_cont(0.9) within group (order by extract(epoch from r.finished_at - r.created_at))
+		select percentile_cont($2::float8[]) within group (order by r.took)
 		from (
-		    select u.finished_at, u.created_at from upgrades u
+		    select greatest(0, extract(epoch from
+		               least(u.finished_at, coalesce(
+		                   (select max(l.upgraded_date) from line_items l where l.item_id = u.item_id),
+		                   u.finished_at))
+		               - u.created_at)) as took
+		    from upgrades u
 		    join batch_items i on i.id = u.item_id
 		    join batches b on b.id = i.batch_id
 		    where u.finished_at is not null and b.operation = $1
-		    order by u.finished_at desc limit 200) r`, op).Scan(&secs)
+		    order by u.finished_at desc limit 200) r`, op, quantiles).Scan(&secs)
 	if err != nil {
-		return 0, false, fmt.Errorf("typical duration of %s: %w", op, err)
+		return nil, false, fmt.Errorf("durations of %s: %w", op, err)
 	}
 	if secs == nil {
-		return 0, false, nil
+		return nil, false, nil
 	}
-	return time.Duration(*secs * float64(time.Second)), true, nil
+	out := make([]time.Duration, len(secs))
+	for i, v := range secs {
+		out[i] = time.Duration(v * float64(time.Second))
+	}
+	return out, true, nil
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -168,4 +169,44 @@ func TestOrphanedItems(t *testing.T) {
 	ids, err = b.st.OrphanedItems(ctx, upgrade.ProductUpgrade, upgrade.StatusPending, "create_upgrade", time.Hour, 10)
 	require.NoError(t, err)
 	require.Empty(t, ids, "items changed too recently")
+}
+
+func TestDurationsUsePartnerCentersEndTimes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+
+	q := []float64{0.9, 1}
+	_, ok, err := b.st.Durations(ctx, upgrade.ProductUpgrade, q)
+	require.NoError(t, err)
+	require.False(t, ok, "nothing finished yet")
+
+	// Item 0 ended (by its line items) 2 s after its upgrade was adopted;
+	// item 1 has no dated line item and counts until the poll that saw it.
+	for i, id := range b.ids {
+		require.NoError(t, b.st.AdoptUpgrade(ctx, id, 0, fmt.Sprintf("up-%d", i)))
+	}
+	var created time.Time
+	require.NoError(t, b.st.InTx(ctx, func(tx pgx.Tx, _ *store.Store) error {
+		return tx.QueryRow(ctx, `
+			update upgrades set created_at = now() - interval '10 seconds' returning created_at`).Scan(&created)
+	}))
+	ended := created.Add(2 * time.Second)
+	require.NoError(t, b.st.FinishUpgrade(ctx, b.ids[0], 0, "Completed", []store.LineItem{
+		{SourceProductID: "s1", Status: "Completed", UpgradedDate: &ended},
+	}))
+	require.NoError(t, b.st.FinishUpgrade(ctx, b.ids[1], 0, "Completed", []store.LineItem{
+		{SourceProductID: "s2", Status: "Failed"},
+	}))
+
+	d, ok, err := b.st.Durations(ctx, upgrade.ProductUpgrade, q)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Len(t, d, 2)
+	require.InDelta(t, 2+0.9*8, d[0].Seconds(), 1, "90th percentile of 2 s and ~10 s")
+	require.InDelta(t, 10, d[1].Seconds(), 1, "undated work lasts until it was seen final")
+
+	_, ok, err = b.st.Durations(ctx, upgrade.Transition, q)
+	require.NoError(t, err)
+	require.False(t, ok, "durations are per operation")
 }

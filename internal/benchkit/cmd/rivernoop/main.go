@@ -4,7 +4,7 @@
 // the default queue until every job completed, and prints one JSON line:
 // {"jobs": K, "workers": W, "seconds": S, "jobs_per_sec": K/S}.
 // The clock runs from the client's Start to the last completion event. The
-// client uses serve's FetchCooldown (50 ms) and FetchPollInterval (500 ms):
+// client uses serve's FetchCooldown (50 ms) and FetchPollInterval (100 ms):
 // with the defaults (100 ms) River itself tops out near MaxWorkers per 100 ms.
 package main
 
@@ -44,7 +44,7 @@ func main() {
 	maxConns := flag.Int("max-conns", 16, "pool size (serve's database_max_conns)")
 	// serve's River client settings (internal/service/service.go).
 	cooldown := flag.Duration("fetch-cooldown", 50*time.Millisecond, "River FetchCooldown (serve: 50ms)")
-	pollInterval := flag.Duration("fetch-poll-interval", 500*time.Millisecond, "River FetchPollInterval (serve: 500ms)")
+	pollInterval := flag.Duration("fetch-poll-interval", 100*time.Millisecond, "River FetchPollInterval (serve: 100ms)")
 	flag.Parse()
 	if err := run(*dbURL, *jobs, *workers, *maxConns, *cooldown, *pollInterval); err != nil {
 		fmt.Fprintln(os.Stderr, "rivernoop:", err)
