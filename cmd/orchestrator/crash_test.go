@@ -165,10 +165,29 @@ func TestThreeReplicasShareTheWork(t *testing.T) {
 	opts := faultySimulator()
 	e := newE2E(t, opts, crashConfig)
 	path, ids := writeCustomers(t, 400)
-	e.mustRun("import", "--batch", "replicas", path)
+	// All three serve before the batch arrives, so none misses the start
+	// because it was slower to come up.
+	var logs []*syncBuffer
 	for range 3 {
-		e.serve()
+		_, l := e.serve()
+		logs = append(logs, l)
 	}
+	for _, l := range logs {
+		e.addr(l)
+	}
+	e.mustRun("import", "--batch", "replicas", path)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, l := range logs {
+				t.Logf("serve process %d logged (warnings and errors):", i)
+				for _, line := range strings.Split(l.String(), "\n") {
+					if !strings.Contains(line, `"level":"INFO"`) && !strings.Contains(line, `"level":"DEBUG"`) {
+						t.Log(line)
+					}
+				}
+			}
+		}
+	})
 	e.waitDone("replicas", 5*time.Minute)
 	e.assertExactlyOnce("replicas", ids)
 
@@ -176,15 +195,19 @@ func TestThreeReplicasShareTheWork(t *testing.T) {
 	conn, err := pgx.Connect(ctx, e.dbURL)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `select worker, count(*) from api_calls group by worker`)
+	rows, err := conn.Query(ctx, `
+		select worker, count(*), min(created_at), max(created_at)
+		from api_calls group by worker order by min(created_at)`)
 	require.NoError(t, err)
 	shares := map[string]int{}
 	total := 0
 	for rows.Next() {
 		var w string
 		var n int
-		require.NoError(t, rows.Scan(&w, &n))
+		var first, last time.Time
+		require.NoError(t, rows.Scan(&w, &n, &first, &last))
 		shares[w], total = n, total+n
+		t.Logf("process %s: %d calls from %s to %s", w, n, first.Format("15:04:05.000"), last.Format("15:04:05.000"))
 	}
 	require.NoError(t, rows.Err())
 	require.Len(t, shares, 3, "three processes made calls: %v", shares)
