@@ -163,7 +163,8 @@ func TestCrashAtRandomMomentsLosesAndDoublesNothing(t *testing.T) {
 func TestThreeReplicasShareTheWork(t *testing.T) {
 	t.Parallel()
 	opts := faultySimulator()
-	e := newE2E(t, opts, crashConfig)
+	// At level info serve logs its address once it works.
+	e := newE2E(t, opts, strings.Replace(crashConfig, "level: warn", "level: info", 1))
 	path, ids := writeCustomers(t, 400)
 	// All three serve before the batch arrives, so none misses the start
 	// because it was slower to come up.
