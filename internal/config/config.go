@@ -113,6 +113,10 @@ type Polling struct {
 	// done (never later than the backoff says); past the ladder, the
 	// backoff. Ascending, each in (0, 1]; empty disables learning.
 	LearnedQuantiles []float64 `yaml:"learned_quantiles"`
+	// SpareBelow makes the rungs of quantiles below it early polls, which
+	// go only while the status budget has room to spare (more than half of
+	// its burst left) and are otherwise skipped for the next rung.
+	SpareBelow float64 `yaml:"spare_below"`
 }
 
 // Halt configures the automatic halt of a batch whose items fail too often.
@@ -179,7 +183,7 @@ func Default() Config {
 		},
 		Polling: Polling{
 			InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute, StuckAfter: 72 * time.Hour,
-			LearnedQuantiles: []float64{0.5, 0.9, 1},
+			LearnedQuantiles: []float64{0.5, 0.9, 1}, SpareBelow: 0.9,
 		},
 		Reconcile:  Reconcile{Interval: time.Minute, StallAfter: 15 * time.Minute},
 		Halt:       Halt{FailureRate: 0.5, Window: 15 * time.Minute, MinItems: 20},
@@ -281,6 +285,7 @@ func (c *Config) Validate() error {
 		{c.Halt.FailureRate >= 0 && c.Halt.FailureRate <= 1, "halt.failure_rate: must be between 0 and 1 (0 disables)"},
 		{c.Halt.Window > 0, "halt.window: must be positive"},
 		{c.Halt.MinItems >= 1, "halt.min_items: must be at least 1"},
+		{c.Polling.SpareBelow >= 0 && c.Polling.SpareBelow <= 1, "polling.spare_below: must be between 0 and 1 (0: no early polls)"},
 		{quantilesAscending(c.Polling.LearnedQuantiles), "polling.learned_quantiles: must ascend, each above 0 and at most 1, at most 5 of them"},
 	}
 	for _, ch := range checks {

@@ -65,7 +65,7 @@ func setup(t *testing.T, status int, header http.Header, body string) testBundle
 	return testBundle{pool: pool, st: st, itemID: ids[0], deps: &jobs.Deps{
 		Store: st, Upgrades: client.ProductUpgrades, Logger: slog.New(slog.DiscardHandler), Governor: gov,
 		Worker: "test-worker", LeaseTTL: time.Minute, AuthPause: time.Minute, StuckAfter: time.Hour,
-		Polls:      jobs.NewPollPlanner(st, gov, time.Second, time.Minute, nil, slog.New(slog.DiscardHandler)),
+		Polls:      jobs.NewPollPlanner(st, gov, time.Second, time.Minute, nil, 0, slog.New(slog.DiscardHandler)),
 		StallAfter: time.Minute, ReconcileInterval: time.Minute,
 	}}
 }

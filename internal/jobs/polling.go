@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/pcupgrade/orchestrator/internal/ratelimit"
 	"github.com/pcupgrade/orchestrator/internal/store"
 )
 
@@ -38,4 +39,23 @@ func nextPoll(ctx context.Context, d *Deps, it store.Item) error {
 		return nil
 	}
 	return river.JobSnooze(d.Polls.Next(ctx, it.Operation, it.PollCount+1, time.Since(it.StatusChangedAt)))
+}
+
+// gatedPoll takes a token for a poll of it's work through op. An early poll
+// (PollPlanner.Early) goes only when the bucket has budget to spare;
+// without, it makes no call and waits for the ladder's next rung instead of
+// a token. Other polls wait for a token like any call (gated).
+func gatedPoll(ctx context.Context, d *Deps, it store.Item, op string) error {
+	elapsed := time.Since(it.StatusChangedAt)
+	if !d.Polls.Early(ctx, it.Operation, elapsed) {
+		return gated(ctx, d, it, op, ratelimit.Poll)
+	}
+	wait, err := d.Governor.Take(ctx, op, it.CustomerID, ratelimit.Spare)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return river.JobSnooze(d.Polls.Next(ctx, it.Operation, it.PollCount, elapsed))
+	}
+	return nil
 }

@@ -22,11 +22,16 @@ const planRefresh = 5 * time.Second
 //   - polls follow a ladder learned from the database: with the quantiles
 //     0.5, 0.9 and 1 (polling.learned_quantiles), the first poll comes when
 //     half of the recently finished pieces of work of the operation were
-//     done, the second when nine in ten were, the third when the slowest
-//     was, each never later than the backoff below would poll. Durations are
+//     done, the next when nine in ten were, the last when the slowest was,
+//     each never later than the backoff below would poll. Durations are
 //     Partner Center's (line items' upgradedDate), so polling less often
 //     does not teach the planner to wait longer. Until something finished
 //     the first poll waits the initial interval;
+//   - rungs below polling.spare_below (0.9) are early polls: they go only
+//     when the status budget has room to spare (ratelimit.Spare), and are
+//     otherwise skipped for the next rung without a call, so with budget to
+//     spare finished work is noticed sooner, and without, most items still
+//     need a single status call;
 //   - past the ladder, polls back off from the initial to the maximum
 //     interval, with jitter;
 //   - whatever the above says, when polls share a partner-wide limit with
@@ -44,6 +49,7 @@ type PollPlanner struct {
 	initial   time.Duration
 	limit     time.Duration
 	quantiles []float64
+	spare     float64
 	logger    *slog.Logger
 
 	mu      sync.Mutex
@@ -53,10 +59,11 @@ type PollPlanner struct {
 }
 
 // NewPollPlanner returns a planner polling at the learned quantiles of the
-// durations of finished work, then between initial and limit.
-func NewPollPlanner(st *store.Store, gov *ratelimit.Governor, initial, limit time.Duration, quantiles []float64, logger *slog.Logger) *PollPlanner {
+// durations of finished work (those below spareBelow only with budget to
+// spare), then between initial and limit.
+func NewPollPlanner(st *store.Store, gov *ratelimit.Governor, initial, limit time.Duration, quantiles []float64, spareBelow float64, logger *slog.Logger) *PollPlanner {
 	return &PollPlanner{
-		store: st, governor: gov, initial: initial, limit: limit, quantiles: quantiles, logger: logger,
+		store: st, governor: gov, initial: initial, limit: limit, quantiles: quantiles, spare: spareBelow, logger: logger,
 		read: map[upgrade.Operation]time.Time{}, flight: map[upgrade.Operation]int{}, learned: map[upgrade.Operation][]time.Duration{},
 	}
 }
@@ -103,16 +110,34 @@ func (p *PollPlanner) First(ctx context.Context, op upgrade.Operation) time.Dura
 	return d + jitter(d/10+time.Millisecond)
 }
 
-// Next is the wait after poll number n (1-based) found work of op still
-// running, elapsed after it started.
+// Next is the wait before the next poll of work of op still running,
+// elapsed after it started, after n polls: until the next rung of the
+// ladder, never later than the backoff after n polls says, and never sooner
+// than the budget floor.
 func (p *PollPlanner) Next(ctx context.Context, op upgrade.Operation, n int, elapsed time.Duration) time.Duration {
 	inFlight, learned := p.refresh(ctx, op)
 	d := pollDelay(p.initial, p.limit, n)
-	if n < len(learned) {
-		step := max(minRepoll, learned[n]-elapsed)
-		d = min(d, step+jitter(step/20+time.Millisecond))
+	for _, rung := range learned {
+		if rung > elapsed {
+			step := max(minRepoll, rung-elapsed)
+			d = min(d, step+jitter(step/20+time.Millisecond))
+			break
+		}
 	}
 	return max(d, p.budgetFloor(op, inFlight))
+}
+
+// Early reports whether a poll of work of op, elapsed after it started,
+// comes before the ladder's first rung at or above spare_below (or before
+// its last rung, when none is): such a poll goes only with budget to spare.
+func (p *PollPlanner) Early(ctx context.Context, op upgrade.Operation, elapsed time.Duration) bool {
+	_, learned := p.refresh(ctx, op)
+	for i, t := range learned {
+		if i < len(p.quantiles) && p.quantiles[i] >= p.spare {
+			return elapsed < t
+		}
+	}
+	return len(learned) > 0 && elapsed < learned[len(learned)-1]
 }
 
 // budgetFloor is the shortest interval at which inFlight items can all be

@@ -26,7 +26,7 @@ func TestPollPlannerLearnsFromFinishedWork(t *testing.T) {
 	require.NoError(t, err)
 	const initial, limit = 30 * time.Second, 10 * time.Minute
 	planner := func() *jobs.PollPlanner {
-		return jobs.NewPollPlanner(st, gov, initial, limit, []float64{0.5, 0.9, 1}, slog.New(slog.DiscardHandler))
+		return jobs.NewPollPlanner(st, gov, initial, limit, []float64{0.5, 0.9, 1}, 0.9, slog.New(slog.DiscardHandler))
 	}
 
 	fresh := planner()
@@ -76,11 +76,19 @@ func TestPollPlannerLearnsFromFinishedWork(t *testing.T) {
 	third := p.Next(ctx, upgrade.ProductUpgrade, 2, 37*time.Second)
 	require.GreaterOrEqual(t, third.Seconds(), 3.0, "third poll when the slowest (40 s) was done")
 	require.LessOrEqual(t, third.Seconds(), 3*1.05+0.01)
-	require.Less(t, p.Next(ctx, upgrade.ProductUpgrade, 2, 45*time.Second), 300*time.Millisecond, "past the slowest: soon")
 	fourth := p.Next(ctx, upgrade.ProductUpgrade, 3, 41*time.Second)
 	require.GreaterOrEqual(t, fourth.Seconds(), 0.8*4*initial.Seconds(), "past the ladder, polls back off")
+	skipped := p.Next(ctx, upgrade.ProductUpgrade, 0, 22*time.Second)
+	require.GreaterOrEqual(t, skipped.Seconds(), 36.4-22, "a skipped early poll waits for the next rung")
 
-	long := jobs.NewPollPlanner(st, gov, time.Second, limit, []float64{0.5, 0.9, 1}, slog.New(slog.DiscardHandler))
+	require.False(t, fresh.Early(ctx, upgrade.ProductUpgrade, 5*time.Second), "nothing learned: no early polls")
+	require.True(t, p.Early(ctx, upgrade.ProductUpgrade, 22*time.Second), "the median rung is below spare_below 0.9")
+	require.False(t, p.Early(ctx, upgrade.ProductUpgrade, 36500*time.Millisecond), "the 90th percentile rung is not")
+	require.False(t, p.Early(ctx, upgrade.ProductUpgrade, time.Minute))
+	every := jobs.NewPollPlanner(st, gov, initial, limit, []float64{0.5, 0.9, 1}, 0, slog.New(slog.DiscardHandler))
+	require.False(t, every.Early(ctx, upgrade.ProductUpgrade, 22*time.Second), "spare_below 0: every rung polls")
+
+	long := jobs.NewPollPlanner(st, gov, time.Second, limit, []float64{0.5, 0.9, 1}, 0.9, slog.New(slog.DiscardHandler))
 	require.LessOrEqual(t, long.Next(ctx, upgrade.ProductUpgrade, 1, 23*time.Second), 1200*time.Millisecond,
 		"the ladder never polls later than the backoff")
 }

@@ -147,7 +147,7 @@ func (w *PollStatusWorker) Work(ctx context.Context, job *river.Job[PollStatusAr
 	}
 	defer release()
 	req := partnercenter.ProductUpgradesRequest{CustomerID: it.CustomerID, ProductFamily: it.ProductFamily}
-	if err := gated(ctx, d, it, partnercenter.OpProductUpgradeStatus, ratelimit.Poll); err != nil {
+	if err := gatedPoll(ctx, d, it, partnercenter.OpProductUpgradeStatus); err != nil {
 		return err
 	}
 	st, resp, err := d.Upgrades.Status(ctx, call(it, ""), it.UpgradeID, req)

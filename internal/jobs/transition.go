@@ -195,7 +195,7 @@ func (w *PollTransitionWorker) Work(ctx context.Context, job *river.Job[PollTran
 		return err
 	}
 	defer release()
-	if err := gated(ctx, d, it, partnercenter.OpTransitionList, ratelimit.Poll); err != nil {
+	if err := gatedPoll(ctx, d, it, partnercenter.OpTransitionList); err != nil {
 		return err
 	}
 	list, resp, err := d.Transitions.List(ctx, call(it, ""), it.CustomerID, it.SubscriptionID, it.UpgradeID)

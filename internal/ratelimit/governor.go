@@ -45,7 +45,14 @@ const (
 	Work Class = iota
 	// Poll: status reads of work already begun.
 	Poll
+	// Spare: early status reads, which go only while the bucket holds more
+	// than SpareShare of its burst, so they spend budget nothing else is
+	// asking for.
+	Spare
 )
+
+// SpareShare is the share of a bucket's burst a Spare call leaves behind.
+const SpareShare = 0.5
 
 // Buckets is where the buckets live; *store.Store implements it.
 type Buckets interface {
@@ -121,8 +128,11 @@ func (g *Governor) Take(ctx context.Context, op, customer string, class Class) (
 	capacity := float64(l.Calls) * g.headroom
 	refill := capacity / l.Per.Seconds()
 	reserve := 0.0
-	if class == Poll {
+	switch class {
+	case Poll:
 		reserve = capacity * g.pollReserve
+	case Spare:
+		reserve = capacity * max(g.pollReserve, SpareShare)
 	}
 	wait, err := g.buckets.TakeToken(ctx, key, capacity, refill, reserve)
 	if err != nil || wait > 0 {

@@ -168,6 +168,27 @@ func TestPollsLeaveTheLastTokensToWork(t *testing.T) {
 	}
 }
 
+func TestSparePollsOnlySpendTheUpperHalf(t *testing.T) {
+	t.Parallel()
+	dbURL := storetest.NewDatabase(t)
+	g, _ := replica(t, dbURL, testLimits(10, time.Hour)) // no refill to speak of
+	ctx := context.Background()
+	take := func(class ratelimit.Class) int {
+		n := 0
+		for {
+			wait, err := g.Take(ctx, "product_upgrade_create", "", class)
+			require.NoError(t, err)
+			if wait > 0 {
+				return n
+			}
+			n++
+		}
+	}
+	require.Equal(t, 5, take(ratelimit.Spare), "spare polls leave half the burst")
+	require.Equal(t, 3, take(ratelimit.Poll), "polls still get down to the 20% reserve")
+	require.Equal(t, 2, take(ratelimit.Work), "work gets the rest")
+}
+
 func TestPollRateOnlyForSharedPartnerLimits(t *testing.T) {
 	t.Parallel()
 	limits := []ratelimit.Limit{

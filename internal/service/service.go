@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		Governor:          gov,
 		Worker:            worker,
 		LeaseTTL:          cfg.Workers.JobTimeout + 5*time.Second,
-		Polls:             jobs.NewPollPlanner(st, gov, cfg.Polling.InitialInterval, cfg.Polling.MaxInterval, cfg.Polling.LearnedQuantiles, logger),
+		Polls:             jobs.NewPollPlanner(st, gov, cfg.Polling.InitialInterval, cfg.Polling.MaxInterval, cfg.Polling.LearnedQuantiles, cfg.Polling.SpareBelow, logger),
 		StuckAfter:        cfg.Polling.StuckAfter,
 		StallAfter:        cfg.Reconcile.StallAfter,
 		ReconcileInterval: cfg.Reconcile.Interval,
