@@ -16,6 +16,9 @@ import (
 // in_progress and queues its first poll, atomically.
 func adopt(ctx context.Context, d *Deps, it store.Item, id, reason string) error {
 	t := store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress, Reason: reason + " " + id, Worker: d.Worker}
+	// Planned before the transaction: planning may query the database, and
+	// a worker holding a connection must not wait for another.
+	delay := d.Polls.First(ctx, it.Operation)
 	err := d.Store.InTx(ctx, func(tx pgx.Tx, st *store.Store) error {
 		if err := st.AdoptUpgrade(ctx, it.ID, it.Generation, id); err != nil {
 			return err
@@ -27,7 +30,7 @@ func adopt(ctx context.Context, d *Deps, it store.Item, id, reason string) error
 		if err != nil {
 			return err
 		}
-		_, err = client.InsertTx(ctx, tx, firstPoll(it.Operation, it.ID, d.Polls.First(ctx, it.Operation)), nil)
+		_, err = client.InsertTx(ctx, tx, firstPoll(it.Operation, it.ID, delay), nil)
 		return err
 	})
 	if isStale(err) {

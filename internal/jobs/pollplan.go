@@ -76,22 +76,36 @@ func statusOp(op upgrade.Operation) string {
 	return partnercenter.OpProductUpgradeStatus
 }
 
+// refresh returns what the planner knows about op's work, re-reading it
+// from the database when it is older than planRefresh. One caller re-reads
+// while the others go on with what is known: no lock is held during the
+// queries, so a caller holding a connection (in a transaction) never waits
+// for callers waiting for one.
 func (p *PollPlanner) refresh(ctx context.Context, op upgrade.Operation) (inFlight int, learned []time.Duration) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if time.Since(p.read[op]) < planRefresh {
-		return p.flight[op], p.learned[op]
+	inFlight, learned = p.flight[op], p.learned[op]
+	stale := time.Since(p.read[op]) >= planRefresh
+	if stale {
+		p.read[op] = time.Now()
 	}
-	p.read[op] = time.Now()
+	p.mu.Unlock()
+	if !stale {
+		return inFlight, learned
+	}
 	if n, err := p.store.InFlight(ctx, op); err == nil {
-		p.flight[op] = n
+		inFlight = n
 	} else {
 		p.logger.WarnContext(ctx, "planning polls", slog.String("error", err.Error()))
 	}
 	if d, ok, err := p.store.Durations(ctx, op, p.quantiles); err == nil && ok {
-		p.learned[op] = d
+		learned = d
+	} else if err != nil {
+		p.logger.WarnContext(ctx, "planning polls", slog.String("error", err.Error()))
 	}
-	return p.flight[op], p.learned[op]
+	p.mu.Lock()
+	p.flight[op], p.learned[op] = inFlight, learned
+	p.mu.Unlock()
+	return inFlight, learned
 }
 
 // minFirstPoll is the shortest wait before a first poll.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pcupgrade/orchestrator/internal/jobs"
@@ -95,4 +97,45 @@ func TestPollPlannerLearnsFromFinishedWork(t *testing.T) {
 
 func customerID(i int) string {
 	return fmt.Sprintf("c1958bc7-3284-4952-a257-de594ee6%04d", i)
+}
+
+// A worker in a transaction holds a connection while it plans its first
+// poll; planning must never make it wait for a caller that waits for a
+// connection, or a full pool deadlocks.
+func TestPollPlannerNeverWaitsOnAnotherCallersQuery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(storetest.NewDatabase(t))
+	require.NoError(t, err)
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	st := store.New(pool)
+	gov, err := ratelimit.New(st, ratelimit.DefaultLimits(), 1, 0.2)
+	require.NoError(t, err)
+	p := jobs.NewPollPlanner(st, gov, 3*time.Second, time.Minute, []float64{0.5, 0.9, 1}, 0.9, slog.New(slog.DiscardHandler))
+
+	held, err := pool.Acquire(ctx) // the only connection, as a transaction would
+	require.NoError(t, err)
+	var release sync.Once
+	t.Cleanup(func() { release.Do(held.Release) })
+	reading := make(chan time.Duration)
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		reading <- p.First(rctx, upgrade.ProductUpgrade) // waits for a connection
+	}()
+	time.Sleep(300 * time.Millisecond)
+
+	done := make(chan time.Duration)
+	go func() { done <- p.First(ctx, upgrade.ProductUpgrade) }()
+	select {
+	case d := <-done:
+		require.Equal(t, 3*time.Second, d, "what is known: nothing learned yet")
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second caller waited for the first one's query")
+	}
+	release.Do(held.Release)
+	require.Equal(t, 3*time.Second, <-reading)
 }
