@@ -145,7 +145,7 @@ YAML
 	"$OUT/orchestrator" --config "$OUT/config.yaml" import --batch live-check examples/product-upgrade-200.csv
 	"$OUT/orchestrator" --config "$OUT/config.yaml" serve --listen "127.0.0.1:$serve_port" >"$OUT/serve.log" 2>&1 &
 	LIVE_PIDS+=($!)
-	wait_http "http://127.0.0.1:$serve_port/readyz"
+	wait_http "http://127.0.0.1:$serve_port/readyz" || { tail -n 30 "$OUT/serve.log" >&2; return 1; }
 	echo "ready after $((SECONDS - t0))s"
 
 	step "live: promtool check metrics on /metrics"
@@ -164,7 +164,8 @@ YAML
 		--web.listen-address="127.0.0.1:$prom_port" >"$OUT/prom.log" 2>&1 &
 	LIVE_PIDS+=($!)
 	local prom="http://127.0.0.1:$prom_port"
-	wait_http "$prom/-/ready"
+	# A first start on a busy machine can take a while (the TSDB is created).
+	wait_http "$prom/-/ready" 300 || { tail -n 30 "$OUT/prom.log" >&2; return 1; }
 	for _ in $(seq 60); do
 		curl -fsS "$prom/api/v1/query" --data-urlencode 'query=up{job="orchestrator"} == 1' | grep -q '"value"' && break
 		sleep 1

@@ -60,6 +60,10 @@ if ! have promtool "$PROMETHEUS_DEB_VERSION"; then
 	rm -rf "$dl"
 	stamp promtool "$PROMETHEUS_DEB_VERSION"
 fi
+# The live checks (scripts/check-deploy.sh) run the same package's Prometheus.
+if [[ -x $TOOLS/prometheus/usr/bin/prometheus ]]; then
+	ln -sf "$TOOLS/prometheus/usr/bin/prometheus" "$BIN/prometheus"
+fi
 
 # Node packages from the committed lock file; reinstalled only when it changes.
 CHECK=$ROOT/deploy/check
