@@ -33,7 +33,8 @@ const planRefresh = 5 * time.Second
 //     spare finished work is noticed sooner, and without, most items still
 //     need a single status call;
 //   - past the ladder, polls back off from the initial to the maximum
-//     interval, with jitter;
+//     interval, with jitter, but come each time the work's age has grown
+//     by a quarter when that is sooner;
 //   - whatever the above says, when polls share a partner-wide limit with
 //     other calls, later polls of an operation's items in flight are never
 //     spaced closer than the limit allows to polls (after the poll reserve),
@@ -131,12 +132,21 @@ func (p *PollPlanner) First(ctx context.Context, op upgrade.Operation) time.Dura
 func (p *PollPlanner) Next(ctx context.Context, op upgrade.Operation, n int, elapsed time.Duration) time.Duration {
 	inFlight, learned := p.refresh(ctx, op)
 	d := pollDelay(p.initial, p.limit, n)
+	step := time.Duration(-1)
 	for _, rung := range learned {
 		if rung > elapsed {
-			step := max(minRepoll, rung-elapsed)
-			d = min(d, step+jitter(step/20+time.Millisecond))
+			step = max(minRepoll, rung-elapsed)
 			break
 		}
+	}
+	if step < 0 && len(learned) > 0 {
+		// Past the ladder: work slower than anything seen lately is
+		// polled each time its age grows by a quarter, until the backoff
+		// is the shorter wait.
+		step = max(minRepoll, elapsed/4)
+	}
+	if step >= 0 {
+		d = min(d, step+jitter(step/20+time.Millisecond))
 	}
 	return max(d, p.budgetFloor(op, inFlight))
 }

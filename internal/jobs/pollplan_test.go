@@ -79,7 +79,10 @@ func TestPollPlannerLearnsFromFinishedWork(t *testing.T) {
 	require.GreaterOrEqual(t, third.Seconds(), 3.0, "third poll when the slowest (40 s) was done")
 	require.LessOrEqual(t, third.Seconds(), 3*1.05+0.01)
 	fourth := p.Next(ctx, upgrade.ProductUpgrade, 3, 41*time.Second)
-	require.GreaterOrEqual(t, fourth.Seconds(), 0.8*4*initial.Seconds(), "past the ladder, polls back off")
+	require.InDelta(t, 41.0/4, fourth.Seconds(), 41.0/4*0.05+0.01, "past the ladder, when the age has grown by a quarter")
+	old := p.Next(ctx, upgrade.ProductUpgrade, 3, time.Hour)
+	require.GreaterOrEqual(t, old.Seconds(), 0.8*4*initial.Seconds(), "then the backoff, when shorter")
+	require.LessOrEqual(t, old.Seconds(), 1.2*4*initial.Seconds())
 	skipped := p.Next(ctx, upgrade.ProductUpgrade, 0, 22*time.Second)
 	require.GreaterOrEqual(t, skipped.Seconds(), 36.4-22, "a skipped early poll waits for the next rung")
 

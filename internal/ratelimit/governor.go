@@ -46,13 +46,13 @@ const (
 	// Poll: status reads of work already begun.
 	Poll
 	// Spare: early status reads, which go only while the bucket holds more
-	// than SpareShare of its burst, so they spend budget nothing else is
-	// asking for.
+	// than SpareShare of its burst (and the poll reserve), so they spend
+	// budget nothing else is asking for.
 	Spare
 )
 
 // SpareShare is the share of a bucket's burst a Spare call leaves behind.
-const SpareShare = 0.5
+const SpareShare = 0.25
 
 // Buckets is where the buckets live; *store.Store implements it.
 type Buckets interface {
@@ -127,12 +127,19 @@ func (g *Governor) Take(ctx context.Context, op, customer string, class Class) (
 	}
 	capacity := float64(l.Calls) * g.headroom
 	refill := capacity / l.Per.Seconds()
+	// Polls leave the poll reserve to work only where they share the limit
+	// with other operations; a limit of the polls' own has nobody to leave
+	// it to.
+	pollReserve := 0.0
+	if len(l.Operations) > 1 {
+		pollReserve = g.pollReserve
+	}
 	reserve := 0.0
 	switch class {
 	case Poll:
-		reserve = capacity * g.pollReserve
+		reserve = capacity * pollReserve
 	case Spare:
-		reserve = capacity * max(g.pollReserve, SpareShare)
+		reserve = capacity * max(pollReserve, SpareShare)
 	}
 	wait, err := g.buckets.TakeToken(ctx, key, capacity, refill, reserve)
 	if err != nil || wait > 0 {

@@ -150,33 +150,37 @@ func TestPollsLeaveTheLastTokensToWork(t *testing.T) {
 	t.Parallel()
 	dbURL := storetest.NewDatabase(t)
 	g, _ := replica(t, dbURL, testLimits(10, time.Hour)) // no refill to speak of
-	ctx := context.Background()
-	polls := 0
-	for {
-		wait, err := g.Take(ctx, "product_upgrade_create", "", ratelimit.Poll)
-		require.NoError(t, err)
-		if wait > 0 {
-			break
-		}
-		polls++
-	}
-	require.Equal(t, 8, polls, "polls stop at the 20% reserve")
-	for range 2 {
-		wait, err := g.Take(ctx, "product_upgrade_create", "", ratelimit.Work)
-		require.NoError(t, err)
-		require.Zero(t, wait, "work still gets the reserve")
-	}
+	take := taker(t, g)
+	// transition_list shares the "subs" limit with transition_create.
+	require.Equal(t, 8, take("transition_list", ratelimit.Poll), "polls stop at the 20% reserve")
+	require.Equal(t, 2, take("transition_create", ratelimit.Work), "work still gets the reserve")
+
+	// product_upgrade_create has the "create" limit to itself: nobody to
+	// leave a reserve to.
+	require.Equal(t, 10, take("product_upgrade_create", ratelimit.Poll), "polls of a limit of their own use it all")
 }
 
-func TestSparePollsOnlySpendTheUpperHalf(t *testing.T) {
+func TestSparePollsOnlySpendTheUpperPart(t *testing.T) {
 	t.Parallel()
 	dbURL := storetest.NewDatabase(t)
-	g, _ := replica(t, dbURL, testLimits(10, time.Hour)) // no refill to speak of
-	ctx := context.Background()
-	take := func(class ratelimit.Class) int {
+	g, _ := replica(t, dbURL, testLimits(20, time.Hour)) // no refill to speak of
+	take := taker(t, g)
+	require.Equal(t, 15, take("product_upgrade_create", ratelimit.Spare), "spare polls leave a quarter of the burst")
+	require.Equal(t, 5, take("product_upgrade_create", ratelimit.Poll), "other polls get it")
+
+	require.Equal(t, 15, take("transition_list", ratelimit.Spare), "and the poll reserve, when larger, is left too")
+	require.Equal(t, 1, take("transition_list", ratelimit.Poll))
+	require.Equal(t, 4, take("transition_create", ratelimit.Work))
+}
+
+// taker returns a function that takes tokens of op for one customer, in
+// class, until none is left, and returns how many it took.
+func taker(t *testing.T, g *ratelimit.Governor) func(op string, class ratelimit.Class) int {
+	t.Helper()
+	return func(op string, class ratelimit.Class) int {
 		n := 0
 		for {
-			wait, err := g.Take(ctx, "product_upgrade_create", "", class)
+			wait, err := g.Take(context.Background(), op, "customer-1", class)
 			require.NoError(t, err)
 			if wait > 0 {
 				return n
@@ -184,9 +188,6 @@ func TestSparePollsOnlySpendTheUpperHalf(t *testing.T) {
 			n++
 		}
 	}
-	require.Equal(t, 5, take(ratelimit.Spare), "spare polls leave half the burst")
-	require.Equal(t, 3, take(ratelimit.Poll), "polls still get down to the 20% reserve")
-	require.Equal(t, 2, take(ratelimit.Work), "work gets the rest")
 }
 
 func TestPollRateOnlyForSharedPartnerLimits(t *testing.T) {
