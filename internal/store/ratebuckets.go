@@ -79,18 +79,19 @@ func (s *Store) Durations(ctx context.Context, op upgrade.Operation, quantiles [
 	}
 	var secs []float64
 	err := s.db.QueryRow(ctx, `
-		select percentile_cont($2::float8[]) within group (order by r.took)
-		from (
-		    select greatest(0, extract(epoch from
-		               least(u.finished_at, coalesce(
-		                   (select max(l.upgraded_date) from line_items l where l.item_id = u.item_id),
-		                   u.finished_at))
-		               - u.created_at)) as took
+		with recent as (
+		    select u.item_id, u.created_at, u.finished_at
 		    from upgrades u
 		    join batch_items i on i.id = u.item_id
 		    join batches b on b.id = i.batch_id
 		    where u.finished_at is not null and b.operation = $1
-		    order by u.finished_at desc limit 200) r`, op, quantiles).Scan(&secs)
+		    order by u.finished_at desc limit 200)
+		select percentile_cont($2::float8[]) within group (order by greatest(0, extract(epoch from
+		           least(r.finished_at, coalesce(
+		               (select max(l.upgraded_date) from line_items l where l.item_id = r.item_id),
+		               r.finished_at))
+		           - r.created_at)))
+		from recent r`, op, quantiles).Scan(&secs)
 	if err != nil {
 		return nil, false, fmt.Errorf("durations of %s: %w", op, err)
 	}
