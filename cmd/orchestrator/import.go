@@ -33,7 +33,7 @@ whole, with every problem's line and column, if any row is wrong.
 --canary N  runs the first N items only; the batch then waits for 'batch resume NAME'.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := importer.Options{DryRun: dryRun, CanarySize: canary, MaxProblems: maxProblems, Queued: jobs.QueueDispatch}
+			opts := importer.Options{DryRun: dryRun, CanarySize: canary, MaxProblems: maxProblems}
 			if maxProblems < 1 {
 				return fmt.Errorf("--max-problems: must be at least 1")
 			}
@@ -64,6 +64,11 @@ whole, with every problem's line and column, if any row is wrong.
 				return err
 			}
 			defer pool.Close()
+			rc, err := service.InsertClient(pool, e.logger(cfg))
+			if err != nil {
+				return err
+			}
+			opts.Queued = jobs.NewEnqueuer(rc).QueueDispatch
 			in := &countingReader{r: f}
 			size := int64(-1) // unknown: a spinner
 			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {

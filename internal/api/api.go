@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pcupgrade/orchestrator/internal/control"
 	"github.com/pcupgrade/orchestrator/internal/report"
 	"github.com/pcupgrade/orchestrator/internal/store"
@@ -23,15 +25,18 @@ import (
 type Handler struct {
 	store   *store.Store
 	control *control.Controller
+	queued  func(context.Context, pgx.Tx) error
 	logger  *slog.Logger
 	mux     *http.ServeMux
 	authed  http.Handler
 }
 
-// New returns the API handler. tokens are the accepted bearer tokens; with
-// none, every request is refused.
-func New(st *store.Store, ctl *control.Controller, tokens []string, logger *slog.Logger) *Handler {
-	h := &Handler{store: st, control: ctl, logger: logger, mux: http.NewServeMux()}
+// New returns the API handler. queued asks the service to start a batch
+// just created (see importer.Options.Queued); nil leaves it to the
+// periodic dispatcher. tokens are the accepted bearer tokens; with none,
+// every request is refused.
+func New(st *store.Store, ctl *control.Controller, queued func(context.Context, pgx.Tx) error, tokens []string, logger *slog.Logger) *Handler {
+	h := &Handler{store: st, control: ctl, queued: queued, logger: logger, mux: http.NewServeMux()}
 	h.authed = RequireBearer(tokens, h.mux)
 	h.mux.HandleFunc("GET /api/v1/batches", h.listBatches)
 	h.mux.HandleFunc("POST /api/v1/batches", h.createBatch)

@@ -44,7 +44,7 @@ func setup(t *testing.T) (*httptest.Server, *store.Store, *recorder) {
 		return err
 	}))
 	rec := &recorder{}
-	h := api.New(st, control.New(st, rec, "api"), []string{token}, slog.New(slog.DiscardHandler))
+	h := api.New(st, control.New(st, rec, "api"), nil, []string{token}, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, st, rec

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/pcupgrade/orchestrator/internal/importer"
-	"github.com/pcupgrade/orchestrator/internal/jobs"
 	"github.com/pcupgrade/orchestrator/internal/report"
 	"github.com/pcupgrade/orchestrator/internal/store"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
@@ -44,7 +43,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "name: the batch name is required (?name=NAME)")
 		return
 	}
-	opts := importer.Options{Queued: jobs.QueueDispatch}
+	opts := importer.Options{Queued: h.queued}
 	if v := q.Get("operation"); v != "" {
 		op, err := upgrade.ParseOperation(v)
 		if err != nil {

@@ -31,7 +31,7 @@ type Options struct {
 	// every ProgressEvery rows, and once at the end of the file.
 	Progress func(rows int)
 	// Queued, when set, is called in the import's transaction once the
-	// batch is written, to ask the service to start it (jobs.QueueDispatch)
+	// batch is written, to ask the service to start it (Enqueuer.QueueDispatch)
 	// without waiting for the dispatcher's next periodic run.
 	Queued func(ctx context.Context, tx pgx.Tx) error
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pcupgrade/orchestrator/internal/config"
 	"github.com/pcupgrade/orchestrator/internal/importer"
-	"github.com/pcupgrade/orchestrator/internal/jobs"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
@@ -30,7 +29,7 @@ func TestImportQueuesADispatchRightAway(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, counts[upgrade.StatusPending], "without a kick the batch waits for the next periodic run")
 
-	kicked := w.importCSV("kicked", importer.Options{Queued: jobs.QueueDispatch}, productCSV(guids(3, "kicked"))...)
+	kicked := w.importCSV("kicked", importer.Options{Queued: w.enq.QueueDispatch}, productCSV(guids(3, "kicked"))...)
 	w.waitStatus(kicked, upgrade.BatchCompleted, 30*time.Second)
 	w.waitStatus(quiet, upgrade.BatchCompleted, 30*time.Second)
 }

@@ -117,3 +117,20 @@ func (e *Enqueuer) Enqueue(ctx context.Context, tx pgx.Tx, op upgrade.Operation,
 	}
 	return nil
 }
+
+// QueueDispatch asks, in tx, for a dispatcher run, so that a batch written
+// in the same transaction starts as soon as a worker is free instead of at
+// the leader's next periodic run (importer.Options.Queued). It is a no-op
+// while a dispatch job is already live, the periodic one included.
+func (e *Enqueuer) QueueDispatch(ctx context.Context, tx pgx.Tx) error {
+	if _, err := e.client.InsertTx(ctx, tx, DispatchArgs{}, dispatchOpts()); err != nil {
+		return fmt.Errorf("queue dispatch: %w", err)
+	}
+	return nil
+}
+
+// dispatchOpts keeps one live dispatch job at a time, however short the
+// interval and whoever asks.
+func dispatchOpts() *river.InsertOpts {
+	return &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByState: liveUnique().ByState}}
+}

@@ -184,7 +184,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	ctl := control.New(st, jobs.NewEnqueuer(rc), "api")
+	enq := jobs.NewEnqueuer(rc)
+	ctl := control.New(st, enq, "api")
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: riverui.NewEndpoints(rc, nil),
 		Logger:    logger,
@@ -194,7 +195,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		return nil, fmt.Errorf("river ui: %w", err)
 	}
 	return &Service{cfg: cfg, logger: logger, pool: pool, store: st, river: rc, registry: reg,
-		api: api.New(st, ctl, cfg.Server.APITokens, logger), riverUI: ui,
+		api: api.New(st, ctl, enq.QueueDispatch, cfg.Server.APITokens, logger), riverUI: ui,
 		riverUIAuthed: api.RequireBearer(cfg.Server.APITokens, ui), dbMetrics: dbMetrics}, nil
 }
 
