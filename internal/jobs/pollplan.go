@@ -132,20 +132,16 @@ func (p *PollPlanner) First(ctx context.Context, op upgrade.Operation) time.Dura
 func (p *PollPlanner) Next(ctx context.Context, op upgrade.Operation, n int, elapsed time.Duration) time.Duration {
 	inFlight, learned := p.refresh(ctx, op)
 	d := pollDelay(p.initial, p.limit, n)
-	step := time.Duration(-1)
-	for _, rung := range learned {
-		if rung > elapsed {
-			step = max(minRepoll, rung-elapsed)
-			break
+	if len(learned) > 0 {
+		// Past the ladder, work slower than anything seen lately is polled
+		// each time its age grows by a quarter.
+		step := max(minRepoll, elapsed/4)
+		for _, rung := range learned {
+			if rung > elapsed {
+				step = max(minRepoll, rung-elapsed)
+				break
+			}
 		}
-	}
-	if step < 0 && len(learned) > 0 {
-		// Past the ladder: work slower than anything seen lately is
-		// polled each time its age grows by a quarter, until the backoff
-		// is the shorter wait.
-		step = max(minRepoll, elapsed/4)
-	}
-	if step >= 0 {
 		d = min(d, step+jitter(step/20+time.Millisecond))
 	}
 	return max(d, p.budgetFloor(op, inFlight))
