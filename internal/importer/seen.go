@@ -18,7 +18,7 @@ const (
 // memory: a Bloom filter answers "certainly new" or "maybe seen". Keys that
 // may have been seen are kept as candidates, and only those are checked by
 // the duplicate query after the COPY. With 8 MiB and a million distinct keys
-// about ten are false candidates; a real duplicate is always a candidate.
+// a few dozen are false candidates; a real duplicate is always a candidate.
 type seenFilter struct {
 	seed       maphash.Seed
 	bits       []uint64
@@ -31,19 +31,19 @@ func newSeenFilter() *seenFilter {
 }
 
 // add records key (of customer) and keeps customer as a candidate when key
-// may have been seen before.
+// may have been seen before. The filter is blocked: a key's bits all sit in
+// one 64-bit word, so each row costs one memory access to the 8 MiB table
+// instead of one per bit, for a false-candidate rate that stays negligible
+// (a few dozen in a million distinct keys).
 func (f *seenFilter) add(key, customer string) {
-	h1 := maphash.String(f.seed, key)
-	h2 := h1>>33 | h1<<31 | 1
-	seen := true
-	for i := range uint64(seenHashes) {
-		bit := (h1 + i*h2) % seenBits
-		word, mask := bit/64, uint64(1)<<(bit%64)
-		if f.bits[word]&mask == 0 {
-			seen = false
-			f.bits[word] |= mask
-		}
+	h := maphash.String(f.seed, key)
+	word := &f.bits[(h>>32)%uint64(len(f.bits))]
+	var mask uint64
+	for i := range seenHashes {
+		mask |= 1 << ((h >> (6 * i)) & 63)
 	}
+	seen := *word&mask == mask
+	*word |= mask
 	if !seen || f.overflow {
 		return
 	}

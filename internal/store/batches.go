@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
@@ -112,9 +114,20 @@ func (r *itemRows) Next() bool {
 	if !ok {
 		return false
 	}
+	// GUIDs go as their 16 bytes: pgx encodes a string for a uuid column
+	// only after a failed plan and a text round trip, which cost more than
+	// the rest of the row.
+	customer, err := uuidValue(it.CustomerID)
+	if err != nil {
+		r.err = fmt.Errorf("line %d: customer id: %w", it.LineNumber, err)
+		return false
+	}
 	var sub any
 	if it.SubscriptionID != "" {
-		sub = it.SubscriptionID
+		if sub, err = uuidValue(it.SubscriptionID); err != nil {
+			r.err = fmt.Errorf("line %d: subscription id: %w", it.LineNumber, err)
+			return false
+		}
 	}
 	opts := noOptions
 	if it.Options != (upgrade.Options{}) {
@@ -124,13 +137,22 @@ func (r *itemRows) Next() bool {
 		}
 	}
 	r.row[0], r.row[1], r.row[2], r.row[3], r.row[4], r.row[5], r.row[6], r.row[7] =
-		r.batchID, int32(it.LineNumber), it.CustomerID, it.ProductFamily, sub, it.TargetID, opts, r.n < r.canary
+		r.batchID, int32(it.LineNumber), customer, it.ProductFamily, sub, it.TargetID, opts, r.n < r.canary
 	r.n++
 	return true
 }
 
 func (r *itemRows) Values() ([]any, error) { return r.row, nil }
-func (r *itemRows) Err() error             { return r.err }
+
+// uuidValue is the GUID s as pgx encodes it without conversion.
+func uuidValue(s string) (pgtype.UUID, error) {
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return pgtype.UUID{}, err
+	}
+	return pgtype.UUID{Bytes: u, Valid: true}, nil
+}
+func (r *itemRows) Err() error { return r.err }
 
 // CreateBatch writes a batch and the items next yields, streamed through
 // COPY (memory does not grow with the number of items), marks the first

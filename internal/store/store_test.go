@@ -71,6 +71,38 @@ func TestCreateBatch(t *testing.T) {
 
 	_, err = b.st.BatchByName(ctx, "nope")
 	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// GUIDs are written as their bytes: a subscription reads back as it went
+	// in, and a value that is no GUID stops the batch naming its line.
+	const sub = "33333333-3333-4333-8333-333333333333"
+	var subIDs []int64
+	err = b.st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
+		nb, err := st.CreateBatch(ctx, store.NewBatch{Name: "subs", Operation: upgrade.SubscriptionUpgrade, CorrelationID: got.CorrelationID},
+			store.Items([]store.NewItem{{LineNumber: 2, CustomerID: "44444444-4444-4444-8444-444444444444", SubscriptionID: sub}}))
+		if err != nil {
+			return err
+		}
+		subIDs, err = st.ItemIDs(ctx, nb.ID)
+		return err
+	})
+	require.NoError(t, err)
+	require.Len(t, subIDs, 1)
+	it, err = b.st.Item(ctx, subIDs[0])
+	require.NoError(t, err)
+	require.Equal(t, sub, it.SubscriptionID)
+	require.Equal(t, "44444444-4444-4444-8444-444444444444", it.CustomerID)
+
+	err = b.st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
+		_, err := st.CreateBatch(ctx, store.NewBatch{Name: "bad", Operation: upgrade.ProductUpgrade, CorrelationID: got.CorrelationID},
+			store.Items([]store.NewItem{
+				{LineNumber: 2, CustomerID: "55555555-5555-4555-8555-555555555555", ProductFamily: "Azure"},
+				{LineNumber: 3, CustomerID: "not-a-guid", ProductFamily: "Azure"},
+			}))
+		return err
+	})
+	require.ErrorContains(t, err, "line 3: customer id")
+	_, err = b.st.BatchByName(ctx, "bad")
+	require.ErrorIs(t, err, store.ErrNotFound, "nothing of the refused batch is written")
 }
 
 func TestTransitionItemEnforcesStateMachine(t *testing.T) {
