@@ -53,14 +53,15 @@ func (w *DispatchWorker) Work(ctx context.Context, _ *river.Job[DispatchArgs]) e
 	for i := range batches {
 		b := &batches[i]
 		for room > 0 {
-			n, err := dispatch(ctx, d, b, min(room, dispatchChunk))
+			limit := min(room, dispatchChunk)
+			n, err := dispatch(ctx, d, b, limit)
 			if err != nil {
 				return err
 			}
 			room -= n
 			queued += n
-			if n == 0 {
-				break
+			if n < limit {
+				break // nothing more to take in this batch
 			}
 		}
 	}

@@ -49,7 +49,15 @@ func (s *Store) QueuedCount(ctx context.Context) (int, error) {
 // canary items when canaryOnly), moves the cursor past them, and returns
 // their ids. Call it inside InTx with the insert of their jobs, so an item is
 // queued exactly when its job exists. One dispatcher runs at a time.
+//
+// The cursor is read from the batch row, locked until the transaction ends,
+// not from b: an item handed back meanwhile (Unqueue, RetryFailed,
+// UnqueueOrphans) rewinds it, and moving it forward from a stale value
+// would leave that item behind the cursor, never queued.
 func (s *Store) TakeForDispatch(ctx context.Context, b *StartableBatch, limit int) ([]int64, error) {
+	if err := s.db.QueryRow(ctx, `select dispatch_cursor from batches where id = $1 for update`, b.ID).Scan(&b.Cursor); err != nil {
+		return nil, fmt.Errorf("dispatch items of batch %d: read cursor: %w", b.ID, err)
+	}
 	rows, err := s.db.Query(ctx, `
 		with picked as (
 		    select id from batch_items
@@ -70,7 +78,7 @@ func (s *Store) TakeForDispatch(ctx context.Context, b *StartableBatch, limit in
 	}
 	if len(ids) > 0 {
 		b.Cursor = ids[len(ids)-1]
-		if _, err := s.db.Exec(ctx, `update batches set dispatch_cursor = greatest(dispatch_cursor, $2) where id = $1`, b.ID, b.Cursor); err != nil {
+		if _, err := s.db.Exec(ctx, `update batches set dispatch_cursor = $2 where id = $1`, b.ID, b.Cursor); err != nil {
 			return nil, fmt.Errorf("move dispatch cursor of batch %d: %w", b.ID, err)
 		}
 	}
