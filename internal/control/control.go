@@ -90,7 +90,7 @@ func (c *Controller) Cancel(ctx context.Context, name string) (Result, error) {
 func (c *Controller) RetryFailed(ctx context.Context, name, errorCode string) (Result, error) {
 	var res Result
 	err := c.store.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
-		b, err := st.BatchByName(ctx, name)
+		b, err := st.LockBatch(ctx, name)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (c *Controller) change(ctx context.Context, name string, to upgrade.BatchSt
 	then func(pgx.Tx, *store.Store, store.Batch) (int, error)) (Result, error) {
 	var res Result
 	err := c.store.InTx(ctx, func(tx pgx.Tx, st *store.Store) error {
-		b, err := st.BatchByName(ctx, name)
+		b, err := st.LockBatch(ctx, name)
 		if err != nil {
 			return err
 		}

@@ -288,7 +288,18 @@ func scanBatch(row pgx.Row) (Batch, error) {
 
 // BatchByName returns the batch with that name, or ErrNotFound.
 func (s *Store) BatchByName(ctx context.Context, name string) (Batch, error) {
-	b, err := scanBatch(s.db.QueryRow(ctx, `select `+batchColumns+` from batches where name = $1`, name))
+	return s.batchByName(ctx, name, "")
+}
+
+// LockBatch is BatchByName that also locks the batch row until the
+// transaction ends (call it inside InTx): decisions taken on its status
+// then hold, and RollUpBatches leaves the batch alone meanwhile.
+func (s *Store) LockBatch(ctx context.Context, name string) (Batch, error) {
+	return s.batchByName(ctx, name, " for update")
+}
+
+func (s *Store) batchByName(ctx context.Context, name, lock string) (Batch, error) {
+	b, err := scanBatch(s.db.QueryRow(ctx, `select `+batchColumns+` from batches where name = $1`+lock, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Batch{}, fmt.Errorf("batch %q: %w", name, ErrNotFound)
 	}
@@ -359,18 +370,48 @@ type BatchRollup struct {
 // canary items are all final pauses for an operator; a cancelled batch
 // whose items are all final gets its completion time. It returns the
 // changes made.
+//
+// It first locks the batches it may move, skipping those an operator's
+// change holds (LockBatch, SetBatchStatus: they are looked at next time),
+// and only then reads their items, in a statement of its own: a batch
+// whose failed items an operator retried is never completed from a view
+// taken before the retry.
 func (s *Store) RollUpBatches(ctx context.Context) ([]BatchRollup, error) {
+	var out []BatchRollup
+	err := s.InTx(ctx, func(_ pgx.Tx, st *Store) error {
+		var err error
+		out, err = st.rollUp(ctx)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) rollUp(ctx context.Context) ([]BatchRollup, error) {
 	rows, err := s.db.Query(ctx, `
+		select id from batches
+		where status in ('running', 'canary') or (status = 'cancelled' and completed_at is null)
+		for update skip locked`)
+	if err != nil {
+		return nil, fmt.Errorf("roll up batches: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("roll up batches: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err = s.db.Query(ctx, `
 		with done as (
 		    update batches b set status = 'completed', status_reason = '', status_changed_at = now(), completed_at = now()
-		    where b.status in ('running', 'canary')
+		    where b.id = any($1) and b.status in ('running', 'canary')
 		      and not exists (select 1 from batch_items i
 		                      where i.batch_id = b.id and i.status in ('pending', 'in_progress'))
 		    returning b.name, 'completed' as status),
 		canary as (
 		    update batches b set status = 'paused', status_changed_at = now(),
 		        status_reason = 'canary finished: resume the batch to run the rest'
-		    where b.status = 'canary'
+		    where b.id = any($1) and b.status = 'canary'
 		      and exists (select 1 from batch_items i
 		                  where i.batch_id = b.id and i.status in ('pending', 'in_progress') and not i.canary)
 		      and not exists (select 1 from batch_items i
@@ -378,13 +419,13 @@ func (s *Store) RollUpBatches(ctx context.Context) ([]BatchRollup, error) {
 		    returning b.name, 'paused' as status),
 		cancelled as (
 		    update batches b set completed_at = now()
-		    where b.status = 'cancelled' and b.completed_at is null
+		    where b.id = any($1) and b.status = 'cancelled' and b.completed_at is null
 		      and not exists (select 1 from batch_items i
 		                      where i.batch_id = b.id and i.status in ('pending', 'in_progress'))
 		    returning b.name, 'cancelled' as status)
 		select name, status from done
 		union all select name, status from canary
-		union all select name, status from cancelled`)
+		union all select name, status from cancelled`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("roll up batches: %w", err)
 	}

@@ -242,3 +242,46 @@ func TestDurationsUsePartnerCentersEndTimes(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok, "durations are per operation")
 }
+
+// A retry of failed items holds its batch: a roll-up meanwhile neither waits
+// for it nor completes the batch from a view taken before the retry.
+func TestRollUpLeavesABatchBeingRetriedAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	for _, id := range b.ids {
+		require.NoError(t, b.st.TransitionItem(ctx, id, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress}))
+		require.NoError(t, b.st.TransitionItem(ctx, id, store.Transition{From: upgrade.StatusInProgress, To: upgrade.StatusFailed, ErrorCode: "900120"}))
+	}
+
+	retrying, rolled := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- b.st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
+			if _, err := st.LockBatch(ctx, "b1"); err != nil {
+				return err
+			}
+			if _, err := st.RetryFailed(ctx, b.batch.ID, "", "retry", "test"); err != nil {
+				return err
+			}
+			close(retrying)
+			<-rolled
+			return nil
+		})
+	}()
+	<-retrying
+	quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+	changes, err := b.st.RollUpBatches(quick)
+	cancel()
+	close(rolled)
+	require.NoError(t, err, "the roll-up does not wait for the retry")
+	require.Empty(t, changes)
+	require.NoError(t, <-done)
+
+	changes, err = b.st.RollUpBatches(ctx)
+	require.NoError(t, err)
+	require.Empty(t, changes, "the retried items are pending again")
+	got, err := b.st.BatchByName(ctx, "b1")
+	require.NoError(t, err)
+	require.Equal(t, upgrade.BatchRunning, got.Status)
+}
