@@ -12,8 +12,9 @@ import (
 )
 
 // adopt records that Partner Center object id (a product upgrade or a
-// transition) carries the item's current generation, moves the item to
-// in_progress and queues its first poll, atomically.
+// transition) carries the item's current generation, moves the item's
+// create to a new MS-RequestId, moves the item to in_progress and queues its
+// first poll, atomically.
 func adopt(ctx context.Context, d *Deps, it store.Item, id, reason string) error {
 	t := store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress, Reason: reason + " " + id, Worker: d.Worker}
 	// Planned before the transaction: planning may query the database, and
@@ -21,6 +22,12 @@ func adopt(ctx context.Context, d *Deps, it store.Item, id, reason string) error
 	delay := d.Polls.First(ctx, it.Operation)
 	err := d.Store.InTx(ctx, func(tx pgx.Tx, st *store.Store) error {
 		if err := st.AdoptUpgrade(ctx, it.ID, it.Generation, id); err != nil {
+			return err
+		}
+		// The create's outcome is known now: a later create is a new
+		// request. Committed with the adoption, so a crash before it
+		// repeats the same request.
+		if err := st.AdvanceCreateRequest(ctx, it.ID); err != nil {
 			return err
 		}
 		if err := st.TransitionItem(ctx, it.ID, t); err != nil {

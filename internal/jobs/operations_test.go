@@ -174,6 +174,50 @@ func TestSubscriptionUpgradeOperation(t *testing.T) {
 	}
 }
 
+// A subscription upgrade Partner Center performed but whose result was not
+// recorded (the process died, here the recording transaction fails once) is
+// retried with the same MS-RequestId: Partner Center answers it as the
+// request it already performed, not as a second upgrade (800012).
+func TestSubscriptionUpgradeRetriedAfterALostResultIsNotRepeated(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, quickSim(), nil)
+	ctx := context.Background()
+
+	var customer, sub, target string
+	customers, subs := guids(40, "lost-result-customer"), guids(40, "lost-result-subscription")
+	for i := range customers {
+		if eligible := w.sim.PredictSubscriptionUpgrade(customers[i], subs[i]).EligibleOfferIDs(); len(eligible) == 1 {
+			customer, sub, target = customers[i], subs[i], eligible[0]
+			break
+		}
+	}
+	require.NotEmpty(t, customer, "the world has a subscription with one eligible upgrade")
+	_, err := w.db.Exec(ctx, `
+		create sequence lost_results;
+		create function lose_first_result() returns trigger language plpgsql as $$
+		begin
+		    if new.to_status = 'in_progress' and nextval('lost_results') = 1 then
+		        raise exception 'result lost before it was recorded';
+		    end if;
+		    return new;
+		end $$;
+		create trigger lose_first_result before insert on item_events
+		    for each row execute function lose_first_result();`)
+	require.NoError(t, err)
+
+	b := w.importCSV("lost", importer.Options{}, "customer_id,subscription_id,target_offer_id,upgrade_type", customer+","+sub+",,")
+	w.waitStatus(b, upgrade.BatchCompleted, 30*time.Second)
+
+	var lost int64
+	require.NoError(t, w.db.QueryRow(ctx, `select last_value from lost_results`).Scan(&lost))
+	require.GreaterOrEqual(t, lost, int64(2), "the first result was lost and recorded on retry")
+	rows := byCustomer(w.rows(b))[customer+"/"+sub]
+	require.NotEmpty(t, rows)
+	require.Equal(t, upgrade.StatusCompleted, rows[0].Status, "%+v", rows[0])
+	require.Equal(t, target, rows[0].Target)
+	require.Equal(t, 1, w.sim.SubscriptionUpgradeCount(customer, sub))
+}
+
 func TestTransitionOperation(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, quickSim(), nil)

@@ -105,9 +105,6 @@ func (w *CreateUpgradeWorker) Work(ctx context.Context, job *river.Job[CreateUpg
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpProductUpgradeCreate, err)
 	}
-	if err := d.Store.AdvanceCreateRequest(ctx, it.ID); err != nil {
-		return err
-	}
 	return adopt(ctx, d, it, id, "created upgrade")
 }
 

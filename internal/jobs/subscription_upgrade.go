@@ -102,14 +102,11 @@ func (w *SubscriptionUpgradeWorker) Work(ctx context.Context, job *river.Job[Sub
 		}
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpSubscriptionUpgradePerform, err)
 	}
-	if err := d.Store.AdvanceCreateRequest(ctx, it.ID); err != nil {
-		return err
-	}
 	return recordUpgradeResult(ctx, d, it, chosen, res)
 }
 
-// recordUpgradeResult stores an UpgradeResult and settles the item in one
-// transaction: completed when Partner Center reported no upgrade errors
+// recordUpgradeResult stores an UpgradeResult, moves the item's create to
+// a new MS-RequestId and settles the item in one transaction: completed when Partner Center reported no upgrade errors
 // (license errors are kept and shown, but the subscription was upgraded and
 // must not be upgraded again), failed otherwise.
 func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen partnercenter.Upgrade, res *partnercenter.UpgradeResult) error {
@@ -145,6 +142,12 @@ func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen par
 		end.ErrorMessage = fmt.Sprintf("the subscription was upgraded but %d user license fault(s) were reported; see the detail rows", licenseFaults)
 	}
 	err := d.Store.InTx(ctx, func(_ pgx.Tx, s *store.Store) error {
+		// The answer and the next MS-RequestId commit together: a crash
+		// before this repeats the same request, which Partner Center
+		// recognises instead of upgrading again.
+		if err := s.AdvanceCreateRequest(ctx, it.ID); err != nil {
+			return err
+		}
 		if err := s.TransitionItem(ctx, it.ID, begin); err != nil {
 			return err
 		}

@@ -144,9 +144,6 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionCreate, err)
 	}
-	if err := d.Store.AdvanceCreateRequest(ctx, it.ID); err != nil {
-		return err
-	}
 	return adopt(ctx, d, it, created.OperationID, "created transition")
 }
 
