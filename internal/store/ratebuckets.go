@@ -80,7 +80,7 @@ func (s *Store) Durations(ctx context.Context, op upgrade.Operation, quantiles [
 	var secs []float64
 	err := s.db.QueryRow(ctx, `
 		with recent as (
-		    select u.item_id, u.created_at, u.finished_at
+		    select u.item_id, u.generation, u.created_at, u.finished_at
 		    from upgrades u
 		    join batch_items i on i.id = u.item_id
 		    join batches b on b.id = i.batch_id
@@ -88,7 +88,8 @@ func (s *Store) Durations(ctx context.Context, op upgrade.Operation, quantiles [
 		    order by u.finished_at desc limit 200)
 		select percentile_cont($2::float8[]) within group (order by greatest(0, extract(epoch from
 		           least(r.finished_at, coalesce(
-		               (select max(l.upgraded_date) from line_items l where l.item_id = r.item_id),
+		               (select max(l.upgraded_date) from line_items l
+		                where l.item_id = r.item_id and l.generation = r.generation),
 		               r.finished_at))
 		           - r.created_at)))
 		from recent r`, op, quantiles).Scan(&secs)

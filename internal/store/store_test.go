@@ -241,6 +241,20 @@ func TestDurationsUsePartnerCentersEndTimes(t *testing.T) {
 	_, ok, err = b.st.Durations(ctx, upgrade.Transition, q)
 	require.NoError(t, err)
 	require.False(t, ok, "durations are per operation")
+
+	// A retried item's new attempt, undated, lasts until it was seen final
+	// (~5 s): the earlier attempt's line items do not end it.
+	require.NoError(t, b.st.AdoptUpgrade(ctx, b.ids[0], 1, "up-0-again"))
+	require.NoError(t, b.st.InTx(ctx, func(tx pgx.Tx, _ *store.Store) error {
+		_, err := tx.Exec(ctx, `update upgrades set created_at = now() - interval '5 seconds' where generation = 1`)
+		return err
+	}))
+	require.NoError(t, b.st.FinishUpgrade(ctx, b.ids[0], 1, "Completed", []store.LineItem{{SourceProductID: "s1", Status: "Completed"}}))
+	d, ok, err = b.st.Durations(ctx, upgrade.ProductUpgrade, []float64{0, 0.5})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.InDelta(t, 2, d[0].Seconds(), 0.5, "shortest: item 0's first attempt")
+	require.InDelta(t, 5, d[1].Seconds(), 0.5, "median: item 0's second attempt")
 }
 
 // A retry of failed items holds its batch: a roll-up meanwhile neither waits
