@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -29,6 +30,8 @@ type Handler struct {
 	logger  *slog.Logger
 	mux     *http.ServeMux
 	authed  http.Handler
+	// transferTimeout is TransferTimeout; tests shorten it.
+	transferTimeout time.Duration
 }
 
 // New returns the API handler. queued asks the service to start a batch
@@ -36,7 +39,10 @@ type Handler struct {
 // periodic dispatcher. tokens are the accepted bearer tokens; with none,
 // every request is refused.
 func New(st *store.Store, ctl *control.Controller, queued func(context.Context, pgx.Tx) error, tokens []string, logger *slog.Logger) *Handler {
-	h := &Handler{store: st, control: ctl, queued: queued, logger: logger, mux: http.NewServeMux()}
+	h := &Handler{
+		store: st, control: ctl, queued: queued, logger: logger, mux: http.NewServeMux(),
+		transferTimeout: TransferTimeout,
+	}
 	h.authed = RequireBearer(tokens, h.mux)
 	h.mux.HandleFunc("GET /api/v1/batches", h.listBatches)
 	h.mux.HandleFunc("POST /api/v1/batches", h.createBatch)

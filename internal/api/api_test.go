@@ -33,6 +33,16 @@ func (r *recorder) Enqueue(_ context.Context, _ pgx.Tx, _ upgrade.Operation, ite
 
 func setup(t *testing.T) (*httptest.Server, *store.Store, *recorder) {
 	t.Helper()
+	h, st, rec := newHandler(t)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, st, rec
+}
+
+// newHandler returns the API over a new database holding batch b1 (two
+// pending product upgrades).
+func newHandler(t *testing.T) (*api.Handler, *store.Store, *recorder) {
+	t.Helper()
 	ctx := context.Background()
 	st := store.New(storetest.NewPool(t))
 	require.NoError(t, st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
@@ -44,10 +54,7 @@ func setup(t *testing.T) (*httptest.Server, *store.Store, *recorder) {
 		return err
 	}))
 	rec := &recorder{}
-	h := api.New(st, control.New(st, rec, "api"), nil, []string{token}, slog.New(slog.DiscardHandler))
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv, st, rec
+	return api.New(st, control.New(st, rec, "api"), nil, []string{token}, slog.New(slog.DiscardHandler)), st, rec
 }
 
 func do(t *testing.T, method, url, bearer string) (int, string) {

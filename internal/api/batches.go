@@ -7,8 +7,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pcupgrade/orchestrator/internal/importer"
 	"github.com/pcupgrade/orchestrator/internal/report"
@@ -18,6 +20,18 @@ import (
 
 // MaxUploadBytes bounds the CSV body of POST /api/v1/batches.
 const MaxUploadBytes = 512 << 20
+
+// TransferTimeout bounds an upload (POST /api/v1/batches: receiving the
+// body, the import and the answer) and a report download. Those handlers
+// move the connection's read and write deadlines to TransferTimeout from
+// their start, past the server's ReadTimeout and WriteTimeout, which suit
+// every other request but would cut a large file, its import or a large
+// report short.
+const TransferTimeout = 30 * time.Minute
+
+// answerTimeout bounds writing the 408 answer to an upload that outlasted
+// TransferTimeout.
+const answerTimeout = 10 * time.Second
 
 // validationErrorBody is the 400 answer to a refused file.
 type validationErrorBody struct {
@@ -82,6 +96,7 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 	if file == "" {
 		file = "request body"
 	}
+	h.extendDeadlines(w, r)
 	body := http.MaxBytesReader(w, r.Body, MaxUploadBytes)
 	b, err := importer.Import(r.Context(), h.store, name, file, body, opts)
 	var ve *importer.ValidationError
@@ -107,6 +122,16 @@ func (h *Handler) createBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file is larger than %d bytes, nothing imported: split it into several batches", tooLarge.Limit))
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The body did not arrive in time (reading it cancelled the
+		// request's context too, so this comes before the check below).
+		// The write deadline passed with the read deadline: the answer
+		// gets a moment of its own.
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(answerTimeout)); err != nil {
+			h.logger.WarnContext(r.Context(), "api cannot extend the write deadline", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		}
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("the file did not arrive within %s, nothing imported: send it again, or split it into several batches", h.transferTimeout))
 		return
 	case err != nil:
 		if r.Context().Err() != nil {
@@ -151,6 +176,7 @@ func (h *Handler) batchReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "failed=true exports the import format (CSV): leave out format or use format=csv")
 		return
 	}
+	h.extendDeadlines(w, r)
 	b, err := h.store.BatchByName(r.Context(), r.PathValue("name"))
 	if err != nil {
 		h.fail(w, r, err)
@@ -176,6 +202,19 @@ func (h *Handler) batchReport(w http.ResponseWriter, r *http.Request) {
 			h.logger.ErrorContext(r.Context(), "api report failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 		}
 		panic(http.ErrAbortHandler)
+	}
+}
+
+// extendDeadlines moves the connection's read and write deadlines to
+// h.transferTimeout from now, for a handler that streams a large body in or
+// out. Both matter either way: past the read deadline the server also
+// cancels the request's context, even once the body is read. Where the
+// ResponseWriter cannot move them, the server's timeouts still apply.
+func (h *Handler) extendDeadlines(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(h.transferTimeout)
+	if err := errors.Join(rc.SetReadDeadline(deadline), rc.SetWriteDeadline(deadline)); err != nil {
+		h.logger.WarnContext(r.Context(), "api cannot extend the connection deadlines", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	}
 }
 

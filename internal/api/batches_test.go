@@ -1,18 +1,24 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pcupgrade/orchestrator/internal/api"
 	"github.com/pcupgrade/orchestrator/internal/importer"
 	"github.com/pcupgrade/orchestrator/internal/report"
 	"github.com/pcupgrade/orchestrator/internal/store"
@@ -270,4 +276,81 @@ func TestAPIExportsFailedItemsInTheImportFormat(t *testing.T) {
 	r = send(t, "POST", srv.URL+"/api/v1/batches?name=tr-retry", token, "text/csv", r.body)
 	require.Equal(t, http.StatusCreated, r.code, r.body)
 	require.Contains(t, r.body, `"total": 2`)
+}
+
+// slowReader yields one chunk per Read, each after pause.
+type slowReader struct {
+	chunks []string
+	pause  time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.pause)
+	n := copy(p, r.chunks[0])
+	if r.chunks[0] = r.chunks[0][n:]; r.chunks[0] == "" {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+func TestAPIUploadOutlastsTheServerTimeouts(t *testing.T) {
+	t.Parallel()
+	h, st, _ := newHandler(t)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Config.WriteTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	// Four lines, 100 ms apart: the body takes twice the server's timeouts.
+	body := &slowReader{chunks: strings.SplitAfter(strings.TrimSuffix(goodTransitions, "\n"), "\n"), pause: 100 * time.Millisecond}
+	require.Len(t, body.chunks, 4)
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/batches?name=slow", body) //nolint:noctx // test
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "text/csv")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Greater(t, time.Since(start), srv.Config.ReadTimeout, "the upload outlasted the server's timeouts")
+	require.Equal(t, http.StatusCreated, resp.StatusCode, string(got))
+	require.Contains(t, string(got), `"total": 3`)
+	b, err := st.BatchByName(context.Background(), "slow")
+	require.NoError(t, err)
+	require.Equal(t, 3, b.ItemCount)
+}
+
+func TestAPIAnswers408WhenTheFileArrivesTooSlowly(t *testing.T) {
+	t.Parallel()
+	h, st, _ := newHandler(t)
+	api.SetTransferTimeout(h, 100*time.Millisecond)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	// Announce the whole file, send part of it, then nothing.
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = fmt.Fprintf(conn, "POST /api/v1/batches?name=stalled HTTP/1.1\r\nHost: test\r\n"+
+		"Authorization: Bearer %s\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n%s",
+		token, len(goodTransitions), goodTransitions[:60])
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusRequestTimeout, resp.StatusCode, string(got))
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.Contains(t, string(got), "did not arrive within 100ms, nothing imported")
+
+	_, err = st.BatchByName(context.Background(), "stalled")
+	require.True(t, errors.Is(err, store.ErrNotFound), "nothing is created: %v", err)
 }
