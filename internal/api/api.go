@@ -101,14 +101,10 @@ func (h *Handler) listBatches(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	out := make([]report.Status, 0, len(batches))
-	for _, b := range batches {
-		s, err := report.LoadStatus(r.Context(), h.store, b)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		out = append(out, s)
+	out, err := report.LoadStatuses(r.Context(), h.store, batches)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"batches": out})
 }

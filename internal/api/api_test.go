@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -126,4 +127,36 @@ func TestAPIControlsABatch(t *testing.T) {
 	code, body = do(t, "GET", srv.URL+"/api/v1/batches", token)
 	require.Equal(t, http.StatusOK, code)
 	require.True(t, strings.Contains(body, `"batch": "b1"`), body)
+}
+
+func TestAPIListsEveryBatchWithTheStatusOfEach(t *testing.T) {
+	t.Parallel()
+	srv, st, _ := setup(t)
+	ctx := context.Background()
+	r := send(t, "POST", srv.URL+"/api/v1/batches?name=tr", token, "text/csv", goodTransitions)
+	require.Equal(t, http.StatusCreated, r.code, r.body)
+	b, err := st.BatchByName(ctx, "b1")
+	require.NoError(t, err)
+	ids, err := st.ItemIDs(ctx, b.ID)
+	require.NoError(t, err)
+	require.NoError(t, st.TransitionItem(ctx, ids[0], store.Transition{From: upgrade.StatusPending, To: upgrade.StatusFailed, ErrorCode: "E1"}))
+	require.NoError(t, st.PlaceHold(ctx, store.HoldAuth, "credentials refused", time.Now().Add(time.Hour)))
+
+	code, body := do(t, "GET", srv.URL+"/api/v1/batches", token)
+	require.Equal(t, http.StatusOK, code, body)
+	var list struct {
+		Batches []json.RawMessage `json:"batches"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &list), body)
+	require.Len(t, list.Batches, 2)
+	for i, name := range []string{"tr", "b1"} {
+		var s report.Status
+		require.NoError(t, json.Unmarshal(list.Batches[i], &s))
+		require.Equal(t, name, s.Batch, "newest first")
+		require.Len(t, s.Holds, 1, "every batch shows the hold")
+		code, one := do(t, "GET", srv.URL+"/api/v1/batches/"+name, token)
+		require.Equal(t, http.StatusOK, code, one)
+		require.JSONEq(t, one, string(list.Batches[i]), "the list holds each batch's own status")
+	}
+	require.Contains(t, string(list.Batches[1]), `"code": "E1"`)
 }

@@ -235,19 +235,51 @@ type StatusSource interface {
 
 // LoadStatus reads the status of batch b.
 func LoadStatus(ctx context.Context, src StatusSource, b store.Batch) (Status, error) {
-	counts, err := src.StatusCounts(ctx, b.ID)
-	if err != nil {
-		return Status{}, err
-	}
-	stuck, err := src.StuckCount(ctx, b.ID)
-	if err != nil {
-		return Status{}, err
-	}
 	holds, err := src.Holds(ctx)
 	if err != nil {
 		return Status{}, err
 	}
-	p, err := src.Progress(ctx, b.ID, TopErrorCodes)
+	return loadStatus(ctx, src, b, holds)
+}
+
+// LoadStatuses reads the status of every batch of bs, in the same order:
+// as LoadStatus, but the holds, the same for every batch, are read once.
+func LoadStatuses(ctx context.Context, src StatusSource, bs []store.Batch) ([]Status, error) {
+	holds, err := src.Holds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, 0, len(bs))
+	for _, b := range bs {
+		s, err := loadStatus(ctx, src, b, holds)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// loadStatus reads the status of batch b, with holds in force. The stuck
+// items and the top error codes are read only when the counts show items
+// that can have them (in progress; failed or ineligible): the error codes
+// take a pass over the batch's items.
+func loadStatus(ctx context.Context, src StatusSource, b store.Batch, holds []store.Hold) (Status, error) {
+	counts, err := src.StatusCounts(ctx, b.ID)
+	if err != nil {
+		return Status{}, err
+	}
+	stuck := 0
+	if counts[upgrade.StatusInProgress] > 0 {
+		if stuck, err = src.StuckCount(ctx, b.ID); err != nil {
+			return Status{}, err
+		}
+	}
+	topErrors := 0
+	if counts[upgrade.StatusFailed]+counts[upgrade.StatusIneligible] > 0 {
+		topErrors = TopErrorCodes
+	}
+	p, err := src.Progress(ctx, b.ID, topErrors)
 	if err != nil {
 		return Status{}, err
 	}

@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -91,4 +92,69 @@ func TestSummariesTable(t *testing.T) {
 	require.Regexp(t, `^wave-2\s+transition\s+running\s+1000\s+75\.0%\s+5\.0/min\s+50m00s$`, lines[1])
 	require.Regexp(t, `^wave-1\s+product_upgrade\s+paused\s+3\s+66\.6%\s+0\.0/min\s+unknown$`, lines[2])
 	require.Regexp(t, `^old\s+product_upgrade\s+completed\s+3\s+100\.0%\s+0\.0/min\s+done$`, lines[3])
+}
+
+// countingSource is a StatusSource that serves fixed counts per batch and
+// records what it is asked.
+type countingSource struct {
+	counts    map[int64]map[upgrade.Status]int
+	holds     int
+	stuck     []int64
+	topErrors map[int64]int
+}
+
+func (c *countingSource) StatusCounts(_ context.Context, batchID int64) (map[upgrade.Status]int, error) {
+	return c.counts[batchID], nil
+}
+
+func (c *countingSource) StuckCount(_ context.Context, batchID int64) (int, error) {
+	c.stuck = append(c.stuck, batchID)
+	return 1, nil
+}
+
+func (c *countingSource) Holds(context.Context) ([]store.Hold, error) {
+	c.holds++
+	return []store.Hold{{Name: store.HoldAuth, Reason: "refused", Until: time.Now().Add(time.Hour)}}, nil
+}
+
+func (c *countingSource) Progress(_ context.Context, batchID int64, topErrors int) (store.Progress, error) {
+	c.topErrors[batchID] = topErrors
+	var p store.Progress
+	if topErrors > 0 {
+		p.TopErrors = []store.ErrorCount{{Code: "E", Count: 1}}
+	}
+	return p, nil
+}
+
+func TestLoadStatusesReadsTheHoldsOnceAndOnlyWhatTheCountsCallFor(t *testing.T) {
+	t.Parallel()
+	src := &countingSource{
+		counts: map[int64]map[upgrade.Status]int{
+			1: {upgrade.StatusCompleted: 3},
+			2: {upgrade.StatusInProgress: 2, upgrade.StatusPending: 1},
+			3: {upgrade.StatusCompleted: 1, upgrade.StatusIneligible: 1},
+		},
+		topErrors: map[int64]int{},
+	}
+	list, err := report.LoadStatuses(context.Background(), src, []store.Batch{{ID: 1, Name: "a"}, {ID: 2, Name: "b"}, {ID: 3, Name: "c"}})
+	require.NoError(t, err)
+	require.Equal(t, 1, src.holds, "the holds are read once for the whole list")
+	require.Equal(t, []int64{2}, src.stuck, "stuck items are counted where items are in progress")
+	require.Equal(t, map[int64]int{1: 0, 2: 0, 3: report.TopErrorCodes}, src.topErrors, "error codes are read where items failed or were ineligible")
+	require.Len(t, list, 3)
+	for i, name := range []string{"a", "b", "c"} {
+		require.Equal(t, name, list[i].Batch)
+		require.Len(t, list[i].Holds, 1)
+		require.NotNil(t, list[i].TopErrors)
+	}
+	require.Equal(t, []int{0, 1, 0}, []int{list[0].Stuck, list[1].Stuck, list[2].Stuck})
+	require.Empty(t, list[0].TopErrors)
+	require.Len(t, list[2].TopErrors, 1)
+
+	// One batch: the same status as in the list.
+	s, err := report.LoadStatus(context.Background(), src, store.Batch{ID: 2, Name: "b"})
+	require.NoError(t, err)
+	require.Equal(t, 2, src.holds)
+	require.Equal(t, list[1].Counts, s.Counts)
+	require.Equal(t, 1, s.Stuck)
 }
