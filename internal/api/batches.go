@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -160,8 +161,8 @@ func (h *Handler) batchReport(w http.ResponseWriter, r *http.Request) {
 	if format == "" {
 		format = report.FormatCSV
 	}
-	if format != report.FormatCSV && format != report.FormatJSON {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("format %q: supported formats: csv, json", format))
+	if !slices.Contains(report.Formats(), format) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("format %q: supported formats: %s", format, strings.Join(report.Formats(), ", ")))
 		return
 	}
 	failed := false
@@ -183,16 +184,13 @@ func (h *Handler) batchReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var write func() error
-	switch {
-	case failed:
-		attachment(w, "text/csv; charset=utf-8", b.Name+"-failed.csv")
+	if failed {
+		attachment(w, report.ContentType(report.FormatCSV), b.Name+"-failed.csv")
 		write = func() error { return report.WriteFailedCSV(r.Context(), w, h.store, b) }
-	case format == report.FormatJSON:
-		attachment(w, "application/json", b.Name+"-report.json")
-		write = func() error { return report.WriteJSON(r.Context(), w, h.store, b) }
-	default:
-		attachment(w, "text/csv; charset=utf-8", b.Name+"-report.csv")
-		write = func() error { return report.WriteCSV(r.Context(), w, h.store, b) }
+	} else {
+		// The format's name is the file's extension.
+		attachment(w, report.ContentType(format), b.Name+"-report."+format)
+		write = func() error { return report.Write(r.Context(), w, h.store, b, format) }
 	}
 	w.WriteHeader(http.StatusOK)
 	if err := write(); err != nil {

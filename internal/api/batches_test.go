@@ -219,7 +219,7 @@ func TestAPIDownloadsTheReportAsCSVAndJSON(t *testing.T) {
 	r := send(t, "GET", srv.URL+"/api/v1/batches/b1/report?format=json", token, "", "")
 	require.Equal(t, http.StatusOK, r.code, r.body)
 	require.Equal(t, "application/json", r.header.Get("Content-Type"))
-	require.Contains(t, r.header.Get("Content-Disposition"), "attachment")
+	require.Equal(t, `attachment; filename=b1-report.json`, r.header.Get("Content-Disposition"))
 	var rows []map[string]string
 	require.NoError(t, json.Unmarshal([]byte(r.body), &rows), r.body)
 	require.Len(t, rows, 2)
@@ -238,6 +238,8 @@ func TestAPIDownloadsTheReportAsCSVAndJSON(t *testing.T) {
 		r = send(t, "GET", srv.URL+"/api/v1/batches/b1/report"+q, token, "", "")
 		require.Equal(t, http.StatusBadRequest, r.code, "%s: %s", q, r.body)
 	}
+	r = send(t, "GET", srv.URL+"/api/v1/batches/b1/report?format=xml", token, "", "")
+	require.Contains(t, r.body, `format \"xml\": supported formats: csv, json`)
 	r = send(t, "GET", srv.URL+"/api/v1/batches/nope/report", token, "", "")
 	require.Equal(t, http.StatusNotFound, r.code, r.body)
 }

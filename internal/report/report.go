@@ -56,6 +56,20 @@ const (
 // Formats lists the report formats.
 func Formats() []string { return []string{FormatCSV, FormatJSON} }
 
+// ContentType is the media type of a report written in format (one of
+// Formats), "" for any other format. The failed-items export (see
+// WriteFailedCSV) is of FormatCSV.
+func ContentType(format string) string {
+	switch format {
+	case FormatCSV:
+		return "text/csv; charset=utf-8"
+	case FormatJSON:
+		return "application/json"
+	default:
+		return ""
+	}
+}
+
 // Write writes the report of batch to w in format (FormatCSV or FormatJSON).
 func Write(ctx context.Context, w io.Writer, src RowSource, batch store.Batch, format string) error {
 	switch format {
