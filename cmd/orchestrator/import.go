@@ -9,6 +9,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/pcupgrade/orchestrator/internal/importer"
 	"github.com/pcupgrade/orchestrator/internal/jobs"
@@ -147,11 +148,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // a one-line summary elsewhere).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func rate(n int, d time.Duration) float64 {
