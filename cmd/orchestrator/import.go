@@ -70,7 +70,6 @@ whole, with every problem's line and column, if any row is wrong.
 				return err
 			}
 			opts.Queued = jobs.NewEnqueuer(rc).QueueDispatch
-			in := &countingReader{r: f}
 			size := int64(-1) // unknown: a spinner
 			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 				size = fi.Size()
@@ -88,14 +87,14 @@ whole, with every problem's line and column, if any row is wrong.
 					progressbar.OptionSetDescription("importing"),
 					progressbar.OptionShowDescriptionAtLineEnd())
 			}
-			opts.Progress = func(n int) {
+			opts.Progress = func(n int, read int64) {
 				rows.Store(int64(n))
 				if bar != nil {
 					bar.Describe(fmt.Sprintf("%d rows, %.0f rows/s", n, rate(n, time.Since(start))))
-					_ = bar.Set64(in.n.Load())
+					_ = bar.Set64(read)
 				}
 			}
-			b, err := importer.Import(cmd.Context(), store.New(pool), batch, args[0], in, opts)
+			b, err := importer.Import(cmd.Context(), store.New(pool), batch, args[0], f, opts)
 			elapsed := time.Since(start)
 			if bar != nil {
 				_ = bar.Finish()
@@ -130,18 +129,6 @@ whole, with every problem's line and column, if any row is wrong.
 	cmd.Flags().IntVar(&maxProblems, "max-problems", importer.DefaultMaxProblems, "list at most N problems of a refused file (the rest are counted)")
 	_ = cmd.MarkFlagRequired("batch")
 	return cmd
-}
-
-// countingReader counts the bytes read through it, for the progress bar.
-type countingReader struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // isTerminal tells whether w is a terminal (a progress bar is shown there,

@@ -207,10 +207,19 @@ func TestImportProgress(t *testing.T) {
 
 	const n = 2*ProgressEvery + 5
 	var calls []int
-	b, err := Import(ctx, st, "progress", "gen.csv", generated(n), Options{Progress: func(rows int) { calls = append(calls, rows) }})
+	var read []int64
+	progress := func(rows int, bytes int64) {
+		calls = append(calls, rows)
+		read = append(read, bytes)
+	}
+	b, err := Import(ctx, st, "progress", "gen.csv", generated(n), Options{Progress: progress})
 	require.NoError(t, err)
 	require.Equal(t, n, b.ItemCount)
 	require.Equal(t, []int{ProgressEvery, 2 * ProgressEvery, n}, calls)
+	require.Len(t, read, 3)
+	require.Less(t, read[0], read[1])
+	// At the end, every byte of the input: the header and n rows of 43 bytes.
+	require.Equal(t, int64(len("customer_id,product_family\n")+n*43), read[2])
 }
 
 // generated streams a product-upgrade CSV of n distinct customers without

@@ -27,9 +27,10 @@ type Options struct {
 	// MaxProblems bounds how many problems a refusal lists (the rest are
 	// counted); <= 0 means DefaultMaxProblems.
 	MaxProblems int
-	// Progress, when set, is called with the number of rows read so far
-	// every ProgressEvery rows, and once at the end of the file.
-	Progress func(rows int)
+	// Progress, when set, is called with the number of good rows and of
+	// bytes of the input read so far (Reader.Rows and Reader.Offset) every
+	// ProgressEvery rows, and once at the end of the file.
+	Progress func(rows int, bytes int64)
 	// Queued, when set, is called in the import's transaction once the
 	// batch is written, to ask the service to start it (Enqueuer.QueueDispatch)
 	// without waiting for the dispatcher's next periodic run.
@@ -66,8 +67,8 @@ func Import(ctx context.Context, st *store.Store, name, file string, r io.Reader
 	seen := newSeenFilter()
 	next := func() (store.NewItem, bool, error) {
 		it, ok := rd.Next()
-		if opts.Progress != nil && (!ok || rd.rows%ProgressEvery == 0) {
-			opts.Progress(rd.rows)
+		if opts.Progress != nil && (!ok || rd.Rows()%ProgressEvery == 0) {
+			opts.Progress(rd.Rows(), rd.Offset())
 		}
 		if !ok {
 			return it, false, rd.ioErr
