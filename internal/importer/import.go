@@ -95,21 +95,15 @@ func Import(ctx context.Context, st *store.Store, name, file string, r io.Reader
 				return err
 			}
 		}
-		customers, all := seen.customers()
-		if !all && len(customers) == 0 {
-			// No key can repeat: skip the query.
-			if err := mergeDuplicates(rd.ps, op, nil, 0); err != nil {
+		var dups []store.Duplicate
+		var total int
+		// With no candidate, no key can repeat: the query is skipped. With
+		// all, customers is nil and the whole batch is checked.
+		if customers, all := seen.customers(); all || len(customers) > 0 {
+			dups, total, err = st.Duplicates(ctx, b.ID, rd.ps.max, customers)
+			if err != nil {
 				return err
 			}
-			batch = b
-			return queued(ctx, tx, opts)
-		}
-		if all {
-			customers = nil
-		}
-		dups, total, err := st.Duplicates(ctx, b.ID, rd.ps.max, customers)
-		if err != nil {
-			return err
 		}
 		if err := mergeDuplicates(rd.ps, op, dups, total); err != nil {
 			return err // rolls the batch back
