@@ -173,7 +173,13 @@ func (g *Governor) Throttled(ctx context.Context, op, customer string, retryAfte
 		return nil
 	}
 	g.mu.Lock()
-	if until := time.Now().Add(retryAfter); until.After(g.paused[key]) {
+	now := time.Now()
+	for k, until := range g.paused {
+		if !until.After(now) {
+			delete(g.paused, k) // so per-customer pauses do not pile up
+		}
+	}
+	if until := now.Add(retryAfter); until.After(g.paused[key]) {
 		g.paused[key] = until
 	}
 	g.mu.Unlock()
