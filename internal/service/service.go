@@ -213,15 +213,17 @@ func WorkerID() string {
 // fetching, lets running jobs finish (up to workers.shutdown_timeout,
 // cancelling them after that) and shuts the server down.
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
-	if err := s.river.Start(ctx); err != nil {
-		return fmt.Errorf("start workers: %w", err)
-	}
 	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopUI()
-	go s.dbMetrics.Run(uiCtx)
+	// The UI starts first: if it cannot, no worker has started to leave
+	// running.
 	if err := s.riverUI.Start(uiCtx); err != nil {
 		return fmt.Errorf("start river ui: %w", err)
 	}
+	if err := s.river.Start(ctx); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	go s.dbMetrics.Run(uiCtx)
 	srv := server.New(ln.Addr().String(), s.Handler())
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
