@@ -52,6 +52,8 @@ type RateLimits struct {
 }
 
 // RateLimit is one limit: Calls per Per, for the partner or per customer.
+// A field left out (zero) keeps the default limit's value, so one number
+// can be changed alone.
 type RateLimit struct {
 	Calls int           `yaml:"calls"`
 	Per   time.Duration `yaml:"per"`
@@ -370,28 +372,40 @@ func (r RateLimits) validate() error {
 	for _, l := range ratelimit.DefaultLimits() {
 		known[l.Name] = true
 	}
-	for name, l := range r.Limits {
-		switch {
-		case !known[name]:
+	for name := range r.Limits {
+		if !known[name] {
 			return fmt.Errorf("rate_limits.limits.%s: unknown limit", name)
+		}
+	}
+	for _, l := range r.Governed() {
+		switch {
 		case l.Calls <= 0:
-			return fmt.Errorf("rate_limits.limits.%s.calls: must be positive", name)
+			return fmt.Errorf("rate_limits.limits.%s.calls: must be positive", l.Name)
 		case l.Per <= 0:
-			return fmt.Errorf("rate_limits.limits.%s.per: must be positive", name)
-		case l.Scope != string(ratelimit.ScopePartner) && l.Scope != string(ratelimit.ScopeCustomer):
-			return fmt.Errorf("rate_limits.limits.%s.scope: must be partner or customer", name)
+			return fmt.Errorf("rate_limits.limits.%s.per: must be positive", l.Name)
+		case l.Scope != ratelimit.ScopePartner && l.Scope != ratelimit.ScopeCustomer:
+			return fmt.Errorf("rate_limits.limits.%s.scope: must be partner or customer", l.Name)
 		}
 	}
 	return nil
 }
 
 // Governed returns the limits for the rate governor: the defaults'
-// operations with the configured numbers.
+// operations with the configured numbers (the default's where a field is
+// left out).
 func (r RateLimits) Governed() []ratelimit.Limit {
 	var out []ratelimit.Limit
 	for _, l := range ratelimit.DefaultLimits() {
 		if c, ok := r.Limits[l.Name]; ok {
-			l.Calls, l.Per, l.Scope = c.Calls, c.Per, ratelimit.Scope(c.Scope)
+			if c.Calls != 0 {
+				l.Calls = c.Calls
+			}
+			if c.Per != 0 {
+				l.Per = c.Per
+			}
+			if c.Scope != "" {
+				l.Scope = ratelimit.Scope(c.Scope)
+			}
 		}
 		out = append(out, l)
 	}

@@ -7,9 +7,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/pcupgrade/orchestrator/internal/ratelimit"
 )
 
 func env(m map[string]string) func(string) string {
@@ -115,6 +118,31 @@ func TestLoad(t *testing.T) {
 			check: func(t *testing.T, c Config) {
 				require.Empty(t, c.Polling.LearnedQuantiles)
 			},
+		},
+		{
+			name: "one number of a rate limit changed alone",
+			file: "rate_limits:\n  limits:\n    subscriptions: {calls: 400}\n",
+			check: func(t *testing.T, c Config) {
+				var got ratelimit.Limit
+				for _, l := range c.RateLimits.Governed() {
+					if l.Name == "subscriptions" {
+						got = l
+					}
+				}
+				require.Equal(t, 400, got.Calls)
+				require.Equal(t, time.Minute, got.Per, "the default period is kept")
+				require.Equal(t, ratelimit.ScopeCustomer, got.Scope, "the default scope is kept")
+			},
+		},
+		{
+			name:    "rate limit with a negative number",
+			file:    "rate_limits:\n  limits:\n    subscriptions: {calls: -1}\n",
+			wantErr: "rate_limits.limits.subscriptions.calls",
+		},
+		{
+			name:    "unknown rate limit",
+			file:    "rate_limits:\n  limits:\n    subscriptionz: {calls: 1}\n",
+			wantErr: "rate_limits.limits.subscriptionz",
 		},
 		{
 			name:    "bad log level",
