@@ -113,8 +113,12 @@ func (s *Store) ReplaceDetails(ctx context.Context, itemID int64, generation int
 
 // EarlierUpgradeIDs returns the Partner Center objects adopted by an item's
 // generations before generation: a retried item must not adopt the object
-// whose failure it is retrying.
+// whose failure it is retrying. A first attempt (generation 0), most items,
+// has none and costs no query.
 func (s *Store) EarlierUpgradeIDs(ctx context.Context, itemID int64, generation int) (map[string]bool, error) {
+	if generation <= 0 {
+		return map[string]bool{}, nil
+	}
 	rows, err := s.db.Query(ctx, `select lower(upgrade_id) from upgrades where item_id = $1 and generation < $2`, itemID, generation)
 	if err != nil {
 		return nil, fmt.Errorf("earlier upgrades of item %d: %w", itemID, err)
