@@ -117,8 +117,9 @@ func settled(ctx context.Context, d *Deps, it store.Item, t store.Transition) {
 	if d.Observe != nil {
 		d.Observe(it.Operation, t.To, t.ErrorCode)
 	}
-	if t.To != upgrade.StatusFailed {
-		return
+	if t.To != upgrade.StatusFailed ||
+		(it.BatchStatus != upgrade.BatchRunning && it.BatchStatus != upgrade.BatchCanary) {
+		return // only running and canary batches halt
 	}
 	reason, err := d.Store.HaltIfFailing(context.WithoutCancel(ctx), it.BatchID, d.Halt)
 	if err != nil {
