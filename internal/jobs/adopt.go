@@ -37,7 +37,8 @@ func adopt(ctx context.Context, d *Deps, it store.Item, id, reason string) error
 		if err != nil {
 			return err
 		}
-		_, err = client.InsertTx(ctx, tx, firstPoll(it.Operation, it.ID, delay), nil)
+		args, opts := firstPoll(it.Operation, it.ID, delay)
+		_, err = client.InsertTx(ctx, tx, args, opts)
 		return err
 	})
 	if isStale(err) {
@@ -49,11 +50,21 @@ func adopt(ctx context.Context, d *Deps, it store.Item, id, reason string) error
 	return err
 }
 
-// firstPoll is the follow job of new work, to poll after delay. The job is
-// inserted to run now and snoozes until the time it carries: River makes a
-// job inserted for later wait for its scheduler (every 5 s), but a job that
-// snoozes briefly runs on time. The snooze holds no worker slot and makes no
-// call.
-func firstPoll(op upgrade.Operation, itemID int64, delay time.Duration) river.JobArgs {
-	return followArgs(op, itemID, time.Now().Add(delay))
+// riverSchedulerInterval is how often River's scheduler makes jobs
+// scheduled for later available (its default, which serve keeps).
+const riverSchedulerInterval = 5 * time.Second
+
+// firstPoll is the follow job of new work, to poll after delay, and how to
+// insert it. A short delay: the job is inserted to run now and snoozes until
+// the time it carries, because River makes a job inserted for later wait for
+// its scheduler, but runs a briefly snoozed one on time (the snooze holds no
+// worker slot and makes no call). A delay longer than the scheduler's
+// interval would be handed to the scheduler by the snooze anyway: the job is
+// inserted for that time, without the extra run.
+func firstPoll(op upgrade.Operation, itemID int64, delay time.Duration) (river.JobArgs, *river.InsertOpts) {
+	at := time.Now().Add(delay)
+	if delay <= riverSchedulerInterval {
+		return followArgs(op, itemID, at), nil
+	}
+	return followArgs(op, itemID, at), &river.InsertOpts{ScheduledAt: at}
 }
