@@ -224,3 +224,10 @@ func (s *Store) noJITTx(ctx context.Context) (pgx.Tx, error) {
 	}
 	return tx, nil
 }
+
+// ActiveStatusCount is the number of items in one status of an active batch.
+type ActiveStatusCount struct {
+	Batch  string
+	Status upgrade.Status
+	Count  int
+}

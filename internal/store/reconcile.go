@@ -43,39 +43,3 @@ func (s *Store) OrphanedItems(ctx context.Context, op upgrade.Operation, st upgr
 	}
 	return ids, nil
 }
-
-// ActiveStatusCount is the number of items in one status of an active batch.
-type ActiveStatusCount struct {
-	Batch  string
-	Status upgrade.Status
-	Count  int
-}
-
-// ActiveStatusCounts counts the items of every active batch (not completed,
-// or cancelled with items still open) by status, at most maxBatches batches
-// (the newest).
-func (s *Store) ActiveStatusCounts(ctx context.Context, maxBatches int) ([]ActiveStatusCount, error) {
-	rows, err := s.db.Query(ctx, `
-		with active as (
-		    select id, name from batches where completed_at is null order by id desc limit $1)
-		select a.name, i.status, count(*)
-		from active a join batch_items i on i.batch_id = a.id
-		group by a.name, i.status
-		order by a.name, i.status`, maxBatches)
-	if err != nil {
-		return nil, fmt.Errorf("count items of active batches: %w", err)
-	}
-	defer rows.Close()
-	var out []ActiveStatusCount
-	for rows.Next() {
-		var c ActiveStatusCount
-		if err := rows.Scan(&c.Batch, &c.Status, &c.Count); err != nil {
-			return nil, fmt.Errorf("count items of active batches: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count items of active batches: %w", err)
-	}
-	return out, nil
-}
