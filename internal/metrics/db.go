@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -134,16 +133,10 @@ var riverStates = []string{"available", "scheduled", "running", "retryable", "co
 // lineItemStatuses are always emitted, zero included.
 var lineItemStatuses = []string{"completed", "failed", "in_progress"}
 
-var labelSafe = regexp.MustCompile(`^[a-z0-9_.-]{1,40}$`)
-
 // boundedLabel lower-cases v and maps anything empty, long or odd to
 // "unknown", so a value read from the database cannot blow up a label.
 func boundedLabel(v string) string {
-	v = strings.ToLower(strings.TrimSpace(v))
-	if !labelSafe.MatchString(v) {
-		return CodeUnknown
-	}
-	return v
+	return ErrorCodeLabel(strings.ToLower(strings.TrimSpace(v)))
 }
 
 // Collect implements prometheus.Collector.

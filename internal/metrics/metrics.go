@@ -38,9 +38,6 @@ var Operations = []string{
 // StatusClasses are the status_class label values.
 var StatusClasses = []string{"2xx", "4xx", "429", "5xx", "error"}
 
-// ItemOperations are the operation label values of the item metrics.
-var ItemOperations = []upgrade.Operation{upgrade.ProductUpgrade, upgrade.SubscriptionUpgrade, upgrade.Transition}
-
 // Error codes of the orchestrator's own, pre-initialised on
 // orchestrator_items_failed_total.
 const (
@@ -106,7 +103,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	for _, r := range []string{"success", "failure"} {
 		m.tokens.WithLabelValues(r)
 	}
-	for _, op := range ItemOperations {
+	for _, op := range upgrade.Operations() {
 		for _, st := range upgrade.Statuses() {
 			m.transitions.WithLabelValues(string(op), string(st))
 		}
