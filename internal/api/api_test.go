@@ -25,10 +25,10 @@ import (
 const token = "test-api-token-0123456789"
 
 // recorder is an Enqueuer that remembers what it was asked to queue.
-type recorder struct{ items []store.OpenItem }
+type recorder struct{ items []int64 }
 
-func (r *recorder) Enqueue(_ context.Context, _ pgx.Tx, _ upgrade.Operation, items []store.OpenItem) error {
-	r.items = append(r.items, items...)
+func (r *recorder) EnqueueFollows(_ context.Context, _ pgx.Tx, _ upgrade.Operation, itemIDs []int64) error {
+	r.items = append(r.items, itemIDs...)
 	return nil
 }
 

@@ -15,9 +15,10 @@ import (
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
-// Enqueuer queues the jobs of open items; *jobs.Enqueuer implements it.
+// Enqueuer queues the follow jobs of items in progress; *jobs.Enqueuer
+// implements it.
 type Enqueuer interface {
-	Enqueue(ctx context.Context, tx pgx.Tx, op upgrade.Operation, items []store.OpenItem) error
+	EnqueueFollows(ctx context.Context, tx pgx.Tx, op upgrade.Operation, itemIDs []int64) error
 }
 
 // Controller applies operator controls.
@@ -61,7 +62,7 @@ func (c *Controller) Pause(ctx context.Context, name string) (Result, error) {
 func (c *Controller) Resume(ctx context.Context, name string) (Result, error) {
 	return c.change(ctx, name, upgrade.BatchRunning, "resumed by operator",
 		func(tx pgx.Tx, st *store.Store, b store.Batch) (int, error) {
-			items, err := st.OpenItems(ctx, b.ID, false)
+			items, err := st.InProgressItems(ctx, b.ID)
 			if err != nil {
 				return 0, err
 			}
@@ -69,7 +70,7 @@ func (c *Controller) Resume(ctx context.Context, name string) (Result, error) {
 			if err != nil {
 				return 0, err
 			}
-			return len(items) + counts[upgrade.StatusPending], c.enq.Enqueue(ctx, tx, b.Operation, items)
+			return len(items) + counts[upgrade.StatusPending], c.enq.EnqueueFollows(ctx, tx, b.Operation, items)
 		})
 }
 

@@ -10,9 +10,6 @@ import (
 	"github.com/pcupgrade/orchestrator/internal/store"
 )
 
-// dispatchChunk is how many items one transaction of the dispatcher queues.
-const dispatchChunk = 1000
-
 // DispatchArgs asks for one dispatcher run.
 type DispatchArgs struct{}
 
@@ -53,7 +50,7 @@ func (w *DispatchWorker) Work(ctx context.Context, _ *river.Job[DispatchArgs]) e
 	for i := range batches {
 		b := &batches[i]
 		for room > 0 {
-			limit := min(room, dispatchChunk)
+			limit := min(room, insertChunk)
 			n, err := dispatch(ctx, d, b, limit)
 			if err != nil {
 				return err
@@ -84,11 +81,7 @@ func dispatch(ctx context.Context, d *Deps, b *store.StartableBatch, limit int) 
 		if err != nil {
 			return err
 		}
-		params := make([]river.InsertManyParams, len(ids))
-		for i, id := range ids {
-			params[i] = river.InsertManyParams{Args: StartArgs(b.Operation, id)}
-		}
-		if _, err := client.InsertManyTx(ctx, tx, params); err != nil {
+		if _, err := client.InsertManyTx(ctx, tx, jobParams(ids, b.Operation, StartArgs)); err != nil {
 			return err
 		}
 		n = len(ids)

@@ -64,11 +64,7 @@ func (w *ReconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs])
 		if len(ids) == 0 {
 			continue
 		}
-		params := make([]river.InsertManyParams, len(ids))
-		for i, id := range ids {
-			params[i] = river.InsertManyParams{Args: FollowArgs(op, id)}
-		}
-		if _, err := client.InsertMany(ctx, params); err != nil {
+		if _, err := client.InsertMany(ctx, jobParams(ids, op, FollowArgs)); err != nil {
 			return err
 		}
 		d.Logger.WarnContext(ctx, "re-queued items whose follow job vanished or stalled",

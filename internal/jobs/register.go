@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/pcupgrade/orchestrator/internal/store"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
@@ -40,6 +39,19 @@ func StartArgs(op upgrade.Operation, itemID int64) river.JobArgs {
 	default:
 		return CreateUpgradeArgs{ItemID: itemID}
 	}
+}
+
+// insertChunk is how many jobs one multi-row insert carries at most.
+const insertChunk = 1000
+
+// jobParams are the insert parameters of one job per item id, args(op, id)
+// each.
+func jobParams(itemIDs []int64, op upgrade.Operation, args func(upgrade.Operation, int64) river.JobArgs) []river.InsertManyParams {
+	params := make([]river.InsertManyParams, len(itemIDs))
+	for i, id := range itemIDs {
+		params[i] = river.InsertManyParams{Args: args(op, id)}
+	}
+	return params
 }
 
 // FollowArgs is the job that follows an in-progress item of operation op.
@@ -95,23 +107,13 @@ func NewEnqueuer(client *river.Client[pgx.Tx]) *Enqueuer {
 	return &Enqueuer{client: client}
 }
 
-// Enqueue queues, inside tx, the job each open item needs: its start job
-// when pending, its follow job when in progress; one multi-row insert per
-// thousand items. Jobs are unique per item, so items that already have a
-// live job are skipped.
-func (e *Enqueuer) Enqueue(ctx context.Context, tx pgx.Tx, op upgrade.Operation, items []store.OpenItem) error {
-	const chunk = 1000
-	for start := 0; start < len(items); start += chunk {
-		part := items[start:min(start+chunk, len(items))]
-		params := make([]river.InsertManyParams, len(part))
-		for i, it := range part {
-			if it.Status == upgrade.StatusInProgress {
-				params[i] = river.InsertManyParams{Args: FollowArgs(op, it.ID)}
-			} else {
-				params[i] = river.InsertManyParams{Args: StartArgs(op, it.ID)}
-			}
-		}
-		if _, err := e.client.InsertManyTx(ctx, tx, params); err != nil {
+// EnqueueFollows queues, inside tx, the follow job of each item in
+// progress of operation op. Jobs are unique per item, so items that already
+// have a live job are skipped.
+func (e *Enqueuer) EnqueueFollows(ctx context.Context, tx pgx.Tx, op upgrade.Operation, itemIDs []int64) error {
+	for start := 0; start < len(itemIDs); start += insertChunk {
+		part := itemIDs[start:min(start+insertChunk, len(itemIDs))]
+		if _, err := e.client.InsertManyTx(ctx, tx, jobParams(part, op, FollowArgs)); err != nil {
 			return err
 		}
 	}

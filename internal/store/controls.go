@@ -10,12 +10,6 @@ import (
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
-// OpenItem is an item that still needs a job: pending or in progress.
-type OpenItem struct {
-	ID     int64
-	Status upgrade.Status
-}
-
 // CancelPending cancels every pending item of a batch, recording each change,
 // and returns how many it cancelled. Items in progress are left alone:
 // Partner Center cannot cancel work that has begun.
@@ -76,28 +70,28 @@ func (s *Store) RetryFailed(ctx context.Context, batchID int64, errorCode, reaso
 	return ids, nil
 }
 
-// OpenItems returns the items of a batch that are in progress (only the
-// canary items when canaryOnly), which need a follow job when the batch
-// resumes, and clears their stuck flags so that resuming a batch polls stuck
-// items again. Pending items need nothing: the dispatcher queues them.
-func (s *Store) OpenItems(ctx context.Context, batchID int64, canaryOnly bool) ([]OpenItem, error) {
+// InProgressItems returns the ids of a batch's items in progress, which
+// need a follow job when the batch resumes, in file order, and clears their
+// stuck flags so that resuming a batch polls stuck items again. Pending
+// items need nothing: the dispatcher queues them.
+func (s *Store) InProgressItems(ctx context.Context, batchID int64) ([]int64, error) {
 	if _, err := s.db.Exec(ctx, `
 		update batch_items set stuck_at = null
 		where batch_id = $1 and status = 'in_progress' and stuck_at is not null`, batchID); err != nil {
 		return nil, fmt.Errorf("clear stuck flags of batch %d: %w", batchID, err)
 	}
 	rows, err := s.db.Query(ctx, `
-		select id, status from batch_items
-		where batch_id = $1 and status = 'in_progress' and (canary or not $2)
-		order by line_number`, batchID, canaryOnly)
+		select id from batch_items
+		where batch_id = $1 and status = 'in_progress'
+		order by line_number`, batchID)
 	if err != nil {
-		return nil, fmt.Errorf("open items of batch %d: %w", batchID, err)
+		return nil, fmt.Errorf("items in progress of batch %d: %w", batchID, err)
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[OpenItem])
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, fmt.Errorf("open items of batch %d: %w", batchID, err)
+		return nil, fmt.Errorf("items in progress of batch %d: %w", batchID, err)
 	}
-	return items, nil
+	return ids, nil
 }
 
 // HaltPolicy is when a batch halts by itself: once at least MinItems items
