@@ -67,9 +67,11 @@ func (w *SubscriptionUpgradeWorker) Work(ctx context.Context, job *river.Job[Sub
 	}
 	chosen, no := chooseUpgrade(paths, it.TargetID, it.SubscriptionID)
 	if it.Options.UpgradeType != "" {
-		if err := chosen.UpgradeType.UnmarshalJSON([]byte(`"` + it.Options.UpgradeType + `"`)); err != nil {
-			return failItem(ctx, d, it, fmt.Errorf("upgrade_type %q: %w", it.Options.UpgradeType, err))
+		t, ok := partnercenter.ParseUpgradeType(it.Options.UpgradeType)
+		if !ok {
+			return failItem(ctx, d, it, fmt.Errorf("upgrade_type %q: not an upgrade type", it.Options.UpgradeType))
 		}
+		chosen.UpgradeType = t
 	}
 	if err := d.Store.ChooseTarget(ctx, it.ID, chosen.TargetOffer.ID, chosen.UpgradeType.String()); err != nil {
 		return err

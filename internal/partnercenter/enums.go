@@ -48,6 +48,17 @@ func (t *UpgradeType) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// ParseUpgradeType returns the UpgradeType named name (its snake_case name,
+// any case), and false for a name it does not know.
+func ParseUpgradeType(name string) (UpgradeType, bool) {
+	for i, n := range upgradeTypeNames {
+		if strings.EqualFold(n, strings.TrimSpace(name)) {
+			return UpgradeType(i), true
+		}
+	}
+	return UpgradeTypeNone, false
+}
+
 // UpgradeErrorCode says why a subscription cannot be upgraded. It encodes as
 // a number, the form the official SDK reads.
 type UpgradeErrorCode int

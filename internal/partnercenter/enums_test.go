@@ -96,3 +96,20 @@ func TestErrorCodes_JSON(t *testing.T) {
 	require.Equal(t, "TransitionErrorCode(99)", TransitionErrorCode(99).String())
 	require.Equal(t, "SubscriptionNotActive", TargetSubscriptionErrorSubscriptionNotActive.String())
 }
+
+func TestParseUpgradeType(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]UpgradeType{
+		"upgrade_only":                   UpgradeTypeUpgradeOnly,
+		" Upgrade_With_License_Transfer": UpgradeTypeUpgradeWithLicenseTransfer,
+		"none":                           UpgradeTypeNone,
+	} {
+		got, ok := ParseUpgradeType(name)
+		require.True(t, ok, name)
+		require.Equal(t, want, got, name)
+	}
+	for _, name := range []string{"", "upgrade", "2", "upgrade-only"} {
+		_, ok := ParseUpgradeType(name)
+		require.False(t, ok, name)
+	}
+}
