@@ -45,24 +45,38 @@ type DBCollector struct {
 	background bool // Run keeps the snapshot fresh; scrapes never query
 }
 
-// Run refreshes the snapshot every TTL until ctx ends, so that a scrape only
-// reads memory: /metrics answers in microseconds however many items exist,
-// and the database sees one snapshot query per TTL per process whether
-// Prometheus scrapes or not.
+// Run refreshes the snapshot until ctx ends, so that a scrape only reads
+// memory: /metrics answers in microseconds however many items exist, and
+// the database sees one snapshot query per TTL per process whether
+// Prometheus scrapes or not, or fewer when the query is slow (see
+// refreshEvery).
 func (c *DBCollector) Run(ctx context.Context) {
 	c.mu.Lock()
 	c.background = true
 	c.mu.Unlock()
-	t := time.NewTicker(c.ttl)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		c.Refresh(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		start := time.Now()
+		c.Refresh(ctx)
+		t.Reset(refreshEvery(c.ttl, time.Since(start)))
 	}
+}
+
+// refreshLoad bounds the share of its time a process spends on the
+// snapshot query: 1/refreshLoad.
+const refreshLoad = 10
+
+// refreshEvery is the time between two snapshot queries: the TTL, or
+// refreshLoad times what the last one took when that is longer, so that on
+// a very large ledger the gauges get staler instead of the database busier.
+func refreshEvery(ttl, took time.Duration) time.Duration {
+	return max(ttl, refreshLoad*took)
 }
 
 // Refresh reads a new snapshot now. On failure the previous values stay

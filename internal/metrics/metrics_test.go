@@ -256,3 +256,9 @@ func TestDBCollectorAgainstPostgreSQL(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, problems)
 }
+
+func TestSlowSnapshotsAreSpacedOut(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, 10*time.Second, refreshEvery(10*time.Second, 50*time.Millisecond), "a quick query keeps the TTL")
+	require.Equal(t, 20*time.Second, refreshEvery(10*time.Second, 2*time.Second), "a slow one takes at most a tenth of the time")
+}

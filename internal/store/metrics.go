@@ -58,11 +58,14 @@ const (
 
 // metricsAppQuery reads every orchestrator-table gauge in one statement.
 // Costs (see docs/benchmarks.md): the active batches come from at most a
-// few hundred batches rows; items are counted per (batch_id, status) through
-// batch_items_batch_status_idx, for the active batches only; stuck items are
-// the in_progress ones of those batches (same index, then stuck_at); line
-// items are joined to the items of those batches by (item_id, generation)
-// through line_items_item_generation_position_key.
+// few hundred batches rows; items are counted per status over each active
+// batch's rows (found through the BRIN index on batch_id); stuck items are
+// the in_progress ones of those batches (batch_items_in_progress_idx, then
+// stuck_at); line items are looked up for each started item of those
+// batches by (item_id, generation) through
+// line_items_item_generation_position_key, which grows with the finished
+// items of the active batches (the collector spaces its queries out when
+// they get slow).
 const metricsAppQuery = `
 with active as (
     select id, name from batches
