@@ -144,6 +144,8 @@ func (r *itemRows) Next() bool {
 
 func (r *itemRows) Values() ([]any, error) { return r.row, nil }
 
+func (r *itemRows) Err() error { return r.err }
+
 // uuidValue is the GUID s as pgx encodes it without conversion.
 func uuidValue(s string) (pgtype.UUID, error) {
 	u, err := uuid.Parse(s)
@@ -152,15 +154,26 @@ func uuidValue(s string) (pgtype.UUID, error) {
 	}
 	return pgtype.UUID{Bytes: u, Valid: true}, nil
 }
-func (r *itemRows) Err() error { return r.err }
 
 // CreateBatch writes a batch and the items next yields, streamed through
 // COPY (memory does not grow with the number of items), marks the first
-// nb.CanarySize items as canary, and sets the batch's item_count. Call it
-// inside InTx so the batch and its items become visible together, or not at
-// all. A taken name gives ErrBatchExists; an error from next is returned
-// wrapped. CreateBatch does not look for duplicate items: see Duplicates.
+// nb.CanarySize items as canary, and sets the batch's item_count and the
+// ids its dispatch ends at. Call it inside InTx so the batch and its items
+// become visible together, or not at all. A taken name gives
+// ErrBatchExists; an error from next is returned wrapped. CreateBatch does
+// not look for duplicate items: see Duplicates.
 func (s *Store) CreateBatch(ctx context.Context, nb NewBatch, next ItemSource) (Batch, error) {
+	var b Batch
+	// One connection throughout: the last id is the session's currval.
+	err := s.InTx(ctx, func(_ pgx.Tx, st *Store) error {
+		var err error
+		b, err = st.createBatch(ctx, nb, next)
+		return err
+	})
+	return b, err
+}
+
+func (s *Store) createBatch(ctx context.Context, nb NewBatch, next ItemSource) (Batch, error) {
 	b := Batch{
 		Name: nb.Name, Operation: nb.Operation, CorrelationID: nb.CorrelationID, SourceFile: nb.SourceFile,
 		Status: upgrade.BatchRunning, DryRun: nb.DryRun, CanarySize: nb.CanarySize,
@@ -186,13 +199,24 @@ func (s *Store) CreateBatch(ctx context.Context, nb NewBatch, next ItemSource) (
 	src := &itemRows{batchID: b.ID, canary: nb.CanarySize, next: next, row: make([]any, len(itemColumns))}
 	n, err := s.db.CopyFrom(ctx, pgx.Identifier{"batch_items"}, itemColumns, src)
 	if src.err != nil {
-		return Batch{}, src.err
+		return Batch{}, fmt.Errorf("copy items of batch %q: %w", nb.Name, src.err)
 	}
 	if err != nil {
 		return Batch{}, fmt.Errorf("copy items of batch %q: %w", nb.Name, err)
 	}
-	if _, err := s.db.Exec(ctx, `update batches set item_count = $2 where id = $1`, b.ID, n); err != nil {
-		return Batch{}, fmt.Errorf("count items of batch %q: %w", nb.Name, err)
+	if n > 0 {
+		// The items' ids come from the identity sequence in file order; the
+		// last this session drew is the batch's last item. Canary items are
+		// found only for a canary batch.
+		_, err = s.db.Exec(ctx, `
+			update batches set item_count = $2,
+			    last_item_id = currval(pg_get_serial_sequence('batch_items', 'id')),
+			    last_canary_id = case when $3 then coalesce(
+			        (select max(id) from batch_items where batch_id = $1 and canary), 0) else 0 end
+			where id = $1`, b.ID, n, nb.CanarySize > 0)
+		if err != nil {
+			return Batch{}, fmt.Errorf("count items of batch %q: %w", nb.Name, err)
+		}
 	}
 	b.ItemCount = int(n)
 	return b, nil

@@ -54,21 +54,30 @@ func (s *Store) QueuedCount(ctx context.Context) (int, error) {
 // not from b: an item handed back meanwhile (Unqueue, RetryFailed,
 // UnqueueOrphans) rewinds it, and moving it forward from a stale value
 // would leave that item behind the cursor, never queued.
+//
+// The walk ends at the batch's last item (last canary item for canaryOnly):
+// once the cursor is there, nothing is read.
 func (s *Store) TakeForDispatch(ctx context.Context, b *StartableBatch, limit int) ([]int64, error) {
-	if err := s.db.QueryRow(ctx, `select dispatch_cursor from batches where id = $1 for update`, b.ID).Scan(&b.Cursor); err != nil {
+	var end int64
+	if err := s.db.QueryRow(ctx, `
+		select dispatch_cursor, case when $2 then last_canary_id else last_item_id end
+		from batches where id = $1 for update`, b.ID, b.CanaryOnly).Scan(&b.Cursor, &end); err != nil {
 		return nil, fmt.Errorf("dispatch items of batch %d: read cursor: %w", b.ID, err)
+	}
+	if b.Cursor >= end {
+		return nil, nil
 	}
 	rows, err := s.db.Query(ctx, `
 		with picked as (
 		    select id from batch_items
-		    where batch_id = $1 and id > $4 and status = 'pending' and not queued and (canary or not $2)
+		    where batch_id = $1 and id > $4 and id <= $5 and status = 'pending' and not queued and (canary or not $2)
 		    order by id
 		    limit $3
 		    for update),
 		marked as (
 		    update batch_items i set queued = true from picked p where i.id = p.id
 		    returning i.id)
-		select id from marked order by id`, b.ID, b.CanaryOnly, limit, b.Cursor)
+		select id from marked order by id`, b.ID, b.CanaryOnly, limit, b.Cursor, end)
 	if err != nil {
 		return nil, fmt.Errorf("dispatch items of batch %d: %w", b.ID, err)
 	}
