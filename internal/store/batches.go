@@ -248,7 +248,8 @@ type Duplicate struct {
 // Duplicates finds, with one query, the items of batch batchID repeating an
 // earlier item's subject (the same customer_id, product_family and
 // subscription_id; importers normalise them): the first limit of them in
-// line order, and how many there are in all. customers, when not nil,
+// line order (at least one, which carries the count), and how many there
+// are in all. customers, when not nil,
 // limits the search to those customers (the importer's candidates). Importers
 // call it after CreateBatch, in the same transaction, and roll back when
 // there are any.
@@ -269,7 +270,7 @@ func (s *Store) Duplicates(ctx context.Context, batchID int64, limit int, custom
 		    and i.subscription_id is not distinct from g.subscription_id
 		where i.line_number <> g.first_line
 		order by i.line_number
-		limit $2`, batchID, max(limit, 0), customers)
+		limit $2`, batchID, max(limit, 1), customers)
 	if err != nil {
 		return nil, 0, fmt.Errorf("find duplicate items of batch %d: %w", batchID, err)
 	}
@@ -285,17 +286,6 @@ func (s *Store) Duplicates(ctx context.Context, batchID int64, limit int, custom
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("find duplicate items of batch %d: %w", batchID, err)
-	}
-	if limit <= 0 && total == 0 {
-		// limit 0 returns no row to carry the total: count separately.
-		err := s.db.QueryRow(ctx, `
-			select coalesce(sum(n - 1), 0)::int from (
-			    select count(*) as n from batch_items where batch_id = $1
-			    group by customer_id, product_family, subscription_id having count(*) > 1) g`,
-			batchID).Scan(&total)
-		if err != nil {
-			return nil, 0, fmt.Errorf("count duplicate items of batch %d: %w", batchID, err)
-		}
 	}
 	return out, total, nil
 }
