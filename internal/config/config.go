@@ -33,6 +33,7 @@ type Config struct {
 	Polling          Polling       `yaml:"polling"`
 	Reconcile        Reconcile     `yaml:"reconcile"`
 	Halt             Halt          `yaml:"halt"`
+	Outage           Outage        `yaml:"outage"`
 	RateLimits       RateLimits    `yaml:"rate_limits"`
 	Log              Log           `yaml:"log"`
 }
@@ -131,6 +132,23 @@ type Halt struct {
 	MinItems int `yaml:"min_items"`
 }
 
+// Outage configures the outage hold: transient failures (5xx, 408,
+// timeouts, resets, a token endpoint that throttles or fails) never fail an
+// item; after AfterFailures of them in a row within one endpoint family,
+// every job of the family waits while one probe call at a time checks
+// whether Partner Center answers again.
+type Outage struct {
+	AfterFailures int `yaml:"after_failures"`
+	// ProbeInterval is the wait before the first probe, doubled per probe
+	// up to ProbeMax.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
+	ProbeMax      time.Duration `yaml:"probe_max"`
+	// AlertAfter is exported as orchestrator_outage_alert_after_seconds; the
+	// PartnerCenterUnavailable alert fires once an outage hold has lasted
+	// longer.
+	AlertAfter time.Duration `yaml:"alert_after"`
+}
+
 // Reconcile configures the periodic repair job.
 type Reconcile struct {
 	Interval   time.Duration `yaml:"interval"`
@@ -189,6 +207,7 @@ func Default() Config {
 		},
 		Reconcile:  Reconcile{Interval: time.Minute, StallAfter: 15 * time.Minute},
 		Halt:       Halt{FailureRate: 0.5, Window: 15 * time.Minute, MinItems: 20},
+		Outage:     Outage{AfterFailures: 5, ProbeInterval: 5 * time.Second, ProbeMax: 2 * time.Minute, AlertAfter: 5 * time.Minute},
 		RateLimits: defaultRateLimits(),
 		Log:        Log{Level: "info"},
 	}
@@ -287,6 +306,10 @@ func (c *Config) Validate() error {
 		{c.Halt.FailureRate >= 0 && c.Halt.FailureRate <= 1, "halt.failure_rate: must be between 0 and 1 (0 disables)"},
 		{c.Halt.Window > 0, "halt.window: must be positive"},
 		{c.Halt.MinItems >= 1, "halt.min_items: must be at least 1"},
+		{c.Outage.AfterFailures >= 1, "outage.after_failures: must be at least 1"},
+		{c.Outage.ProbeInterval >= 100*time.Millisecond, "outage.probe_interval: must be at least 100ms"},
+		{c.Outage.ProbeMax >= c.Outage.ProbeInterval, "outage.probe_max: must be at least outage.probe_interval"},
+		{c.Outage.AlertAfter > 0, "outage.alert_after: must be positive"},
 		{c.Polling.SpareBelow >= 0 && c.Polling.SpareBelow <= 1, "polling.spare_below: must be between 0 and 1 (0: no early polls)"},
 		{quantilesAscending(c.Polling.LearnedQuantiles), "polling.learned_quantiles: must ascend, each above 0 and at most 1, at most 5 of them"},
 	}

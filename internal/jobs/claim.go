@@ -22,8 +22,10 @@ import (
 //     a canary holding it back), or it is flagged stuck: the job ends
 //     without work; a pending item goes back to the dispatcher, and resuming
 //     the batch queues follow jobs again;
-//   - a service-wide hold in force (refused credentials): the job snoozes
-//     until it lapses, using no attempt;
+//   - a service-wide hold in force (refused credentials), or an outage hold
+//     of the endpoints the job calls: the job snoozes until it lapses or its
+//     next probe is due, using no attempt; when the probe is due, the one
+//     job that takes it goes on and its call is the probe;
 //   - another worker holds the item's lease: the job snoozes briefly.
 //
 // On ok the caller owns the item until it calls release.
@@ -51,12 +53,8 @@ func claim(ctx context.Context, d *Deps, itemID int64, want upgrade.Status) (it 
 		}
 		return it, nil, false, nil
 	}
-	hold, held, err := d.Store.ActiveHold(ctx)
-	if err != nil {
+	if err := waitForHolds(ctx, d, it); err != nil {
 		return it, nil, false, err
-	}
-	if held {
-		return it, nil, false, river.JobSnooze(time.Until(hold.Until) + jitter(2*time.Second))
 	}
 	won, err := d.Store.ClaimItem(ctx, it.ID, d.Worker, d.LeaseTTL)
 	if err != nil {
@@ -71,6 +69,29 @@ func claim(ctx context.Context, d *Deps, itemID int64, want upgrade.Status) (it 
 		}
 	}
 	return it, release, true, nil
+}
+
+// waitForHolds returns a snooze while a hold keeps item it's job from
+// calling Partner Center, and nil when it may go on: no hold, or it took
+// the probe of a due outage hold.
+func waitForHolds(ctx context.Context, d *Deps, it store.Item) error {
+	hold, held, err := d.Store.BlockingHold(ctx, families(it.Operation))
+	if err != nil || !held {
+		return err
+	}
+	if hold.IsOutage() && !hold.Until.After(time.Now()) {
+		took, next, err := d.Store.TakeProbe(ctx, hold.Name, d.Outage)
+		if err != nil {
+			return err
+		}
+		if took {
+			d.Logger.InfoContext(ctx, "probing whether Partner Center answers again", slog.String("hold", hold.Name),
+				slog.Int("probe", hold.Probes+1), slog.Int64("item", it.ID), slog.String("batch", it.BatchName))
+			return nil
+		}
+		hold.Until = next
+	}
+	return river.JobSnooze(max(time.Until(hold.Until), 0) + jitter(2*time.Second))
 }
 
 // jitter returns a random duration in [0, max).

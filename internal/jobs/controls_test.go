@@ -246,7 +246,7 @@ func TestRevokedCredentialsPauseAllWork(t *testing.T) {
 	b := w.importCSV("auth", importer.Options{}, productCSV(customers)...)
 	var hold store.Hold
 	require.Eventually(t, func() bool {
-		h, held, err := w.st.ActiveHold(context.Background())
+		h, held, err := w.st.BlockingHold(context.Background(), nil)
 		require.NoError(t, err)
 		hold = h
 		return held

@@ -64,6 +64,12 @@ type Deps struct {
 	// QueueDepth how many dispatched items may wait for a worker at once.
 	DispatchInterval time.Duration
 	QueueDepth       int
+	// RetryBase and RetryMax bound the backoff of an item whose calls fail
+	// transiently (workers.retry_base, workers.retry_max).
+	RetryBase, RetryMax time.Duration
+	// Outage says when transient failures place an outage hold and how it
+	// probes.
+	Outage store.OutagePolicy
 	// AuthPause is how long all work pauses after Partner Center refused
 	// our credentials, before jobs try again.
 	AuthPause time.Duration

@@ -24,14 +24,20 @@ import (
 //     for that long for every replica (see ratelimit.Governor); no attempt
 //     is used;
 //   - the job's context ended (shutdown): snooze briefly, no attempt used;
+//   - transient failures (5xx, 408, transport errors, timeouts, bodies cut
+//     short, a token endpoint that throttles, fails or does not answer) say
+//     nothing about the item: it keeps its status and the job snoozes with
+//     backoff, under an outage hold once the failures form a streak (see
+//     transient); no attempt is used, however long it lasts;
 //   - authentication failures that retrying cannot fix (401, 403 for
 //     missing rights, a refused refresh token): place a service-wide hold
 //     for AuthPause, which pauses every job in every replica, log an alert,
 //     and snooze; the item is untouched and no attempt is used;
 //   - terminal 4xx: item failed with Partner Center's code and description;
-//   - 5xx, transport errors, transient token failures and anything unknown:
-//     retry with backoff; on the last attempt the item is failed with the
-//     last error code.
+//   - anything else (an answer the client cannot use, such as an accepted
+//     create without a Location): retry with backoff; on the last attempt
+//     the item is failed with the last error code. Attempts bound only
+//     such failures.
 func outcome(ctx context.Context, d *Deps, job *rivertype.JobRow, it store.Item, op string, err error) error {
 	if wait, ok := partnercenter.IsRateLimited(err); ok {
 		if perr := d.Governor.Throttled(context.WithoutCancel(ctx), op, it.CustomerID, wait); perr != nil {
@@ -41,6 +47,9 @@ func outcome(ctx context.Context, d *Deps, job *rivertype.JobRow, it store.Item,
 	}
 	if ctx.Err() != nil {
 		return river.JobSnooze(time.Second)
+	}
+	if partnercenter.IsTransient(err) {
+		return transient(ctx, d, it, op, err)
 	}
 	if partnercenter.IsAuth(err) && !partnercenter.IsRetryable(err) {
 		until := time.Now().Add(d.AuthPause)
@@ -164,6 +173,7 @@ func record(ctx context.Context, d *Deps, it store.Item, resp *partnercenter.Res
 	if err := d.Store.RecordAPICall(context.WithoutCancel(ctx), c); err != nil {
 		d.Logger.ErrorContext(ctx, "recording partner center call", slog.String("error", err.Error()))
 	}
+	answered(ctx, d, it, resp, callErr)
 }
 
 // call returns the Call for a request about item it: the batch's

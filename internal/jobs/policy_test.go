@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +30,7 @@ type testBundle struct {
 	pool   *pgxpool.Pool
 	st     *store.Store
 	itemID int64
+	url    string
 	deps   *jobs.Deps
 }
 
@@ -35,15 +38,21 @@ type testBundle struct {
 // every eligibility request with status and body.
 func setup(t *testing.T, status int, header http.Header, body string) testBundle {
 	t.Helper()
-	ctx := context.Background()
-	pc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return setupHandler(t, func(w http.ResponseWriter, _ *http.Request) {
 		for k, v := range header {
 			w.Header()[k] = v
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
-	}))
+	})
+}
+
+// setupHandler is setup with a Partner Center that answers through h.
+func setupHandler(t *testing.T, h http.HandlerFunc) testBundle {
+	t.Helper()
+	ctx := context.Background()
+	pc := httptest.NewServer(h)
 	t.Cleanup(pc.Close)
 	client := newClient(t, pc.URL)
 
@@ -62,18 +71,35 @@ func setup(t *testing.T, status int, header http.Header, body string) testBundle
 	}))
 	gov, err := ratelimit.New(st, ratelimit.DefaultLimits(), 1, 0.2)
 	require.NoError(t, err)
-	return testBundle{pool: pool, st: st, itemID: ids[0], deps: &jobs.Deps{
+	return testBundle{pool: pool, st: st, itemID: ids[0], url: pc.URL, deps: &jobs.Deps{
 		Store: st, Upgrades: client.ProductUpgrades, Logger: slog.New(slog.DiscardHandler), Governor: gov,
 		Worker: "test-worker", LeaseTTL: time.Minute, AuthPause: time.Minute, StuckAfter: time.Hour,
 		Polls:      jobs.NewPollPlanner(st, gov, time.Second, time.Minute, nil, 0, slog.New(slog.DiscardHandler)),
 		StallAfter: time.Minute, ReconcileInterval: time.Minute,
+		RetryBase: time.Second, RetryMax: 10 * time.Second,
+		Outage: store.OutagePolicy{AfterFailures: 3, ProbeBase: 300 * time.Millisecond, ProbeMax: time.Second},
 	}}
 }
 
-// work runs one create_upgrade attempt; the error is the worker's own.
+// newClient returns a client of the Partner Center at url, without
+// authentication.
 func newClient(t *testing.T, url string) *partnercenter.Client {
 	t.Helper()
 	client, err := partnercenter.NewClient(http.DefaultClient, partnercenter.WithBaseURL(url))
+	require.NoError(t, err)
+	return client
+}
+
+// newTokenClient returns a client of the Partner Center at url whose tokens
+// come from url's /tenant/oauth2/v2.0/token.
+func newTokenClient(t *testing.T, url string) *partnercenter.Client {
+	t.Helper()
+	hc, err := partnercenter.NewHTTPClient(context.Background(), partnercenter.Credentials{
+		TenantID: "tenant", ClientID: "client", ClientSecret: "client-secret-value", RefreshToken: "refresh-token-value",
+		TokenURL: url + "/tenant/oauth2/v2.0/token",
+	}, nil)
+	require.NoError(t, err)
+	client, err := partnercenter.NewClient(hc, partnercenter.WithBaseURL(url))
 	require.NoError(t, err)
 	return client
 }
@@ -85,7 +111,7 @@ func (b testBundle) work(t *testing.T, maxAttempts int) (*rivertest.WorkResult, 
 	w := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, jobs.NewCreateUpgradeWorker(b.deps))
 	tx, err := b.pool.Begin(ctx)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	defer func() { _ = tx.Rollback(ctx) }() // the job row only; the worker writes through the pool
 	return w.Work(ctx, t, tx, jobs.CreateUpgradeArgs{ItemID: b.itemID}, &river.InsertOpts{MaxAttempts: maxAttempts})
 }
 
@@ -140,28 +166,119 @@ func TestErrorPolicy(t *testing.T) {
 		require.Equal(t, "Azure catalog item not found.", it.ErrorMessage)
 	})
 
-	t.Run("5xx retries and leaves the item pending", func(t *testing.T) {
+	t.Run("5xx waits without using an attempt and leaves the item pending", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, http.StatusServiceUnavailable, nil, `<html>busy</html>`)
 		res, err := b.work(t, 5)
-		require.ErrorContains(t, err, "503")
-		require.Equal(t, river.EventKindJobFailed, res.EventKind)
-		require.Contains(t, []string{"retryable", "available"}, string(res.Job.State), "scheduled for another attempt")
-		require.Len(t, res.Job.Errors, 1)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind, "no attempt used")
+		require.Empty(t, res.Job.Errors)
+		require.WithinDuration(t, time.Now().Add(time.Second), res.Job.ScheduledAt, 500*time.Millisecond, "retry_base backoff")
 		require.Equal(t, upgrade.StatusPending, b.item(t).Status)
 	})
 
-	t.Run("5xx on the last attempt fails the item and cancels the job", func(t *testing.T) {
+	t.Run("5xx on the last attempt decides nothing", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, http.StatusInternalServerError, nil, `{"code":800003,"description":"Unexpected service error."}`)
 		res, err := b.work(t, 1)
 		require.NoError(t, err)
-		require.Equal(t, river.EventKindJobCancelled, res.EventKind)
-		require.Len(t, res.Job.Errors, 1)
-		require.Contains(t, res.Job.Errors[0].Error, "giving up after 1 attempts")
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
 		it := b.item(t)
-		require.Equal(t, upgrade.StatusFailed, it.Status)
-		require.Equal(t, "800003", it.ErrorCode)
+		require.Equal(t, upgrade.StatusPending, it.Status, "an unanswered request never fails an item")
+		require.Empty(t, it.ErrorCode)
+	})
+
+	t.Run("a token endpoint that throttles holds every job for its Retry-After and fails nothing", func(t *testing.T) {
+		t.Parallel()
+		var tokenCalls atomic.Int32
+		b := setupHandler(t, func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/token") {
+				tokenCalls.Add(1)
+				w.Header().Set("Retry-After", "30")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				_, _ = io.WriteString(w, `{"error":"temporarily_unavailable","error_description":"AADSTS50196: too many requests"}`)
+				return
+			}
+			t.Errorf("no Partner Center call without a token: %s", r.URL.Path)
+		})
+		b.deps.Upgrades = newTokenClient(t, b.url).ProductUpgrades
+		res, err := b.work(t, 1)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		require.WithinDuration(t, time.Now().Add(30*time.Second), res.Job.ScheduledAt, 3*time.Second)
+		require.Equal(t, upgrade.StatusPending, b.item(t).Status)
+
+		hold, held, err := b.st.BlockingHold(context.Background(), []string{jobs.FamilyToken})
+		require.NoError(t, err)
+		require.True(t, held)
+		require.Equal(t, store.OutageHold(jobs.FamilyToken), hold.Name)
+		require.WithinDuration(t, time.Now().Add(30*time.Second), hold.Until, 3*time.Second, "every replica waits for Retry-After")
+
+		res, err = b.work(t, 1)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		require.Equal(t, int32(1), tokenCalls.Load(), "nobody asks the token endpoint again before Retry-After")
+	})
+
+	t.Run("a streak of transient failures places an outage hold; the first answer to a probe lifts it", func(t *testing.T) {
+		t.Parallel()
+		var down atomic.Bool
+		var calls atomic.Int32
+		down.Store(true)
+		b := setupHandler(t, func(w http.ResponseWriter, _ *http.Request) {
+			calls.Add(1)
+			if down.Load() {
+				w.WriteHeader(http.StatusBadGateway)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"customerId":"c1958bc7-3284-4952-a257-de594ee64743","productFamily":"Azure","isEligible":false,"reason":"Customer has no legacy subscription."}`)
+		})
+		ctx := context.Background()
+		for i := range 3 {
+			res, err := b.work(t, 1)
+			require.NoError(t, err)
+			require.Equal(t, river.EventKindJobSnoozed, res.EventKind, "failure %d", i+1)
+		}
+		hold, held, err := b.st.BlockingHold(ctx, []string{string(upgrade.ProductUpgrade)})
+		require.NoError(t, err)
+		require.True(t, held, "three failures in a row place the hold")
+		require.True(t, hold.IsOutage())
+		require.Contains(t, hold.Reason, "502")
+
+		// Under the hold no job calls, until the probe is due.
+		before := calls.Load()
+		res, err := b.work(t, 1)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		require.Equal(t, before, calls.Load(), "no call under the hold")
+
+		// A probe that fails pushes the next one further out.
+		time.Sleep(time.Until(hold.Until) + 50*time.Millisecond)
+		res, err = b.work(t, 1)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		require.Equal(t, before+1, calls.Load(), "one probe call")
+		next, held, err := b.st.BlockingHold(ctx, []string{string(upgrade.ProductUpgrade)})
+		require.NoError(t, err)
+		require.True(t, held)
+		require.Equal(t, 1, next.Probes)
+		require.Equal(t, upgrade.StatusPending, b.item(t).Status)
+
+		// Partner Center answers again: the probe's answer lifts the hold
+		// and the item is settled by that answer.
+		down.Store(false)
+		time.Sleep(time.Until(next.Until) + 50*time.Millisecond)
+		res, err = b.work(t, 1)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+		_, held, err = b.st.BlockingHold(ctx, []string{string(upgrade.ProductUpgrade)})
+		require.NoError(t, err)
+		require.False(t, held, "hold lifted")
+		it := b.item(t)
+		require.Equal(t, upgrade.StatusIneligible, it.Status)
+		require.Equal(t, "Customer has no legacy subscription.", it.ErrorMessage)
 	})
 
 	t.Run("authentication failure pauses all work, alerts and leaves the item untouched", func(t *testing.T) {
@@ -175,7 +292,7 @@ func TestErrorPolicy(t *testing.T) {
 		require.Equal(t, upgrade.StatusPending, it.Status)
 		require.Empty(t, it.ErrorCode)
 
-		hold, held, err := b.st.ActiveHold(context.Background())
+		hold, held, err := b.st.BlockingHold(context.Background(), nil)
 		require.NoError(t, err)
 		require.True(t, held, "a service-wide hold is in force")
 		require.Equal(t, store.HoldAuth, hold.Name)

@@ -36,6 +36,7 @@ type DBCollector struct {
 	logger     *slog.Logger
 
 	items, lineItems, stuck, batches, paused   *prometheus.Desc
+	pausedSeconds                              *prometheus.Desc
 	riverJobs, riverAvailable, riverOldest, up *prometheus.Desc
 
 	mu         sync.Mutex
@@ -122,6 +123,8 @@ func NewDBCollector(src Snapshotter, ttl time.Duration, maxBatches int, logger *
 			"Batches by status, all batches.", []string{"status"}, nil),
 		paused: prometheus.NewDesc("orchestrator_work_paused",
 			"1 while every job is paused for reason, else 0.", []string{"reason"}, nil),
+		pausedSeconds: prometheus.NewDesc("orchestrator_work_paused_seconds",
+			"How long the longest pause of reason in force has lasted (an outage: since Partner Center stopped answering), else 0.", []string{"reason"}, nil),
 		riverJobs: prometheus.NewDesc("orchestrator_river_jobs",
 			"River jobs by kind and state, completed jobs not yet cleaned up included.", []string{"kind", "state"}, nil),
 		riverAvailable: prometheus.NewDesc("orchestrator_river_available_jobs",
@@ -135,7 +138,7 @@ func NewDBCollector(src Snapshotter, ttl time.Duration, maxBatches int, logger *
 
 // Describe implements prometheus.Collector.
 func (c *DBCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.items, c.lineItems, c.stuck, c.batches, c.paused,
+	for _, d := range []*prometheus.Desc{c.items, c.lineItems, c.stuck, c.batches, c.paused, c.pausedSeconds,
 		c.riverJobs, c.riverAvailable, c.riverOldest, c.up} {
 		ch <- d
 	}
@@ -199,16 +202,20 @@ func (c *DBCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.batches, float64(s.Batches[string(st)]), string(st))
 	}
 
-	paused := map[string]float64{store.HoldAuth: 0}
+	paused := map[string]float64{store.HoldAuth: 0, holdReason(store.OutageHold("")): 0}
+	pausedFor := map[string]float64{}
 	for name, active := range s.Holds {
+		reason := holdReason(name)
 		if active {
-			paused[boundedLabel(name)] = 1
-		} else if _, ok := paused[boundedLabel(name)]; !ok {
-			paused[boundedLabel(name)] = 0
+			paused[reason] = 1
+			pausedFor[reason] = max(pausedFor[reason], float64(s.HoldSeconds[name]))
+		} else if _, ok := paused[reason]; !ok {
+			paused[reason] = 0
 		}
 	}
 	for reason, v := range paused {
 		gauge(c.paused, v, reason)
+		gauge(c.pausedSeconds, pausedFor[reason], reason)
 	}
 
 	jobs := map[[2]string]int64{}
@@ -225,4 +232,12 @@ func (c *DBCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.riverAvailable, float64(s.RiverAvailable))
 	gauge(c.riverOldest, s.RiverOldestAvailable.Seconds())
+}
+
+// holdReason is the reason label of a hold: its name, up to the colon for
+// the outage holds of the endpoint families ("outage:transition" is
+// "outage").
+func holdReason(name string) string {
+	reason, _, _ := strings.Cut(name, ":")
+	return boundedLabel(reason)
 }

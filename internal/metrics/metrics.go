@@ -55,6 +55,7 @@ type Metrics struct {
 	tokens      *prometheus.CounterVec
 	transitions *prometheus.CounterVec
 	failed      *prometheus.CounterVec
+	alertAfter  prometheus.Gauge
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -91,6 +92,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_items_failed_total",
 			Help: "Items that reached failed, by operation and the error code recorded on the item.",
 		}, []string{"operation", "error_code"}),
+		alertAfter: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "orchestrator_outage_alert_after_seconds",
+			Help: "outage.alert_after: how long an outage hold may last before the PartnerCenterUnavailable alert fires.",
+		}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -119,7 +124,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -128,6 +133,11 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// SetOutageAlertAfter exports outage.alert_after for the alert rule.
+func (m *Metrics) SetOutageAlertAfter(d time.Duration) {
+	m.alertAfter.Set(d.Seconds())
 }
 
 // ObservePartnerCenterCall records one Partner Center request. status is 0

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -292,16 +293,20 @@ func NewHTTPClient(ctx context.Context, creds Credentials, base *http.Client) (*
 		src = tokenSourceFunc(func() (*oauth2.Token, error) {
 			tok, err := cc.Token(tokenCtx)
 			var re *oauth2.RetrieveError
-			if errors.As(err, &re) {
+			switch {
+			case errors.As(err, &re):
 				return nil, newTokenError(re.Response, re.Body, re.ErrorCode, re.ErrorDescription, secrets)
+			case err != nil:
+				return nil, unreachableToken(err)
 			}
-			return tok, err
+			return tok, nil
 		})
 	}
 
 	if creds.OnToken != nil {
 		src = observeTokens(src, creds.OnToken)
 	}
+	src = &tokenGate{src: src}
 
 	return &http.Client{
 		Transport: &oauth2.Transport{
@@ -332,6 +337,14 @@ type TokenError struct {
 	// Description is the endpoint's error description, sanitized and
 	// shortened.
 	Description string
+	// NoAnswer means the token endpoint could not be reached or its answer
+	// could not be read (connection refused or reset, timeout): asking again
+	// may succeed.
+	NoAnswer bool
+	// RetryAfter is the wait the token endpoint asked for with a 429 or 503
+	// (Retry-After, or the delay stated in the description); 0 when it
+	// stated none.
+	RetryAfter time.Duration
 }
 
 // Error implements error.
@@ -340,6 +353,9 @@ func (e *TokenError) Error() string {
 	b.WriteString("token endpoint")
 	if e.StatusCode != 0 {
 		fmt.Fprintf(&b, " HTTP %d", e.StatusCode)
+	}
+	if e.NoAnswer {
+		b.WriteString(" did not answer")
 	}
 	if e.ErrorCode != "" {
 		b.WriteString(", error ")
@@ -361,12 +377,28 @@ func (e *TokenError) Error() string {
 var mfaAADSTS = map[string]bool{"AADSTS50076": true, "AADSTS50078": true, "AADSTS50079": true}
 
 // Retryable reports whether asking the token endpoint again may succeed: it
-// answered 408, 429 or 5xx, and not with invalid_grant or an MFA demand.
+// did not answer, or answered 408, 429 or 5xx, and not with invalid_grant or
+// an MFA demand.
 func (e *TokenError) Retryable() bool {
 	if e == nil || e.ErrorCode == "invalid_grant" || e.ErrorCode == "invalid_client" || mfaAADSTS[e.AADSTS] {
 		return false
 	}
-	return retryableStatus(e.StatusCode)
+	return e.NoAnswer || retryableStatus(e.StatusCode)
+}
+
+// unreachableToken is the *TokenError for a token request that got no
+// answer. Its text keeps only the kind of failure (a timeout, a refused or
+// reset connection), never the request.
+func unreachableToken(err error) *TokenError {
+	var ne net.Error
+	what := "connection failed"
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		what = "timed out"
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		what = "connection closed before the answer"
+	}
+	return &TokenError{NoAnswer: true, Description: what}
 }
 
 // IsTokenFailure reports whether err is a failure to obtain a token, as
@@ -405,6 +437,11 @@ func newTokenError(resp *http.Response, body []byte, code, description string, s
 		}
 	}
 	e.Description = sanitizeText(description, maxSnippet, secretsToScrub(secrets))
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if resp.Header.Get("Retry-After") != "" || resp.StatusCode == http.StatusTooManyRequests {
+			e.RetryAfter = retryAfter(resp.Header, description)
+		}
+	}
 	return e
 }
 
@@ -517,12 +554,12 @@ func (s *refreshTokenSource) Token() (*oauth2.Token, error) {
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("oauth2: cannot fetch token: %w", err)
+		return nil, unreachableToken(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
 	if err != nil {
-		return nil, fmt.Errorf("oauth2: cannot read token response: %w", err)
+		return nil, unreachableToken(err)
 	}
 
 	var tr tokenResponse

@@ -455,6 +455,36 @@ func IsRetryable(err error) bool {
 	return false
 }
 
+// IsTransient reports whether err says nothing about the work it asked
+// for, only that Partner Center (or the token endpoint in front of it) could
+// not answer now: a 408 or 5xx answer, a transport error or timeout, a
+// response body cut short, or a token endpoint that throttles, fails or does
+// not answer. Such a failure must never decide an item's outcome, however
+// long it lasts. A 429 from Partner Center itself is not transient in this
+// sense: it is an answer about our request rate (see IsRateLimited).
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if IsTokenFailure(err) {
+		return IsRetryable(err)
+	}
+	if _, ok := IsRateLimited(err); ok {
+		return false
+	}
+	return IsRetryable(err) || errors.Is(err, ErrDecode)
+}
+
+// TokenRetryAfter returns the wait a throttled token endpoint asked for, if
+// err is such a failure.
+func TokenRetryAfter(err error) (time.Duration, bool) {
+	var tokErr *TokenError
+	if errors.As(err, &tokErr) && tokErr.RetryAfter > 0 && tokErr.Retryable() {
+		return tokErr.RetryAfter, true
+	}
+	return 0, false
+}
+
 // IsRateLimited reports whether err is a 429 answer, and if so how long to
 // wait before trying again.
 func IsRateLimited(err error) (time.Duration, bool) {

@@ -52,9 +52,18 @@ const TopErrorCodes = 5
 
 // Hold is a service-wide pause shown with every batch's status.
 type Hold struct {
-	Name   string    `json:"name"`
-	Reason string    `json:"reason"`
-	Until  time.Time `json:"until"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+	// Until is when the hold lapses; for an outage hold (name
+	// "outage:<endpoint family>"), which lasts until Partner Center answers
+	// again, when the next probe call is due.
+	Until time.Time `json:"until"`
+	// Since is when the hold began: for an outage, the first of the
+	// transient failures that led to it.
+	Since time.Time `json:"since"`
+	// Outage is true for an outage hold; Probes counts its probe calls.
+	Outage bool `json:"outage,omitempty"`
+	Probes int  `json:"probes,omitempty"`
 }
 
 // NewStatus builds the status of batch b from its counts by item status,
@@ -66,9 +75,10 @@ func NewStatus(b store.Batch, counts map[upgrade.Status]int, stuck int, holds []
 		DryRun: b.DryRun, Total: b.ItemCount, Stuck: stuck,
 		Counts: make(map[string]int, len(counts)), CreatedAt: b.CreatedAt, CompletedAt: b.CompletedAt,
 	}
+	now := time.Now()
 	for _, h := range holds {
-		if time.Until(h.Until) > 0 {
-			s.Holds = append(s.Holds, Hold{Name: h.Name, Reason: h.Reason, Until: h.Until})
+		if h.InForce(now) {
+			s.Holds = append(s.Holds, Hold{Name: h.Name, Reason: h.Reason, Until: h.Until, Since: h.Since, Outage: h.IsOutage(), Probes: h.Probes})
 		}
 	}
 	open := 0
@@ -182,6 +192,11 @@ func (s Status) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "stuck\t%d in progress past the stuck limit, no longer polled (resume the batch to poll them again)\n", s.Stuck)
 	}
 	for _, h := range s.Holds {
+		if h.Outage {
+			fmt.Fprintf(tw, "PAUSED\tPartner Center unavailable since %s: %s; items wait, none is failed by it; probe calls so far %d, next at %s; work resumes by itself on the first answer\n",
+				h.Since.UTC().Format(time.RFC3339), h.Reason, h.Probes, h.Until.UTC().Format(time.RFC3339))
+			continue
+		}
 		fmt.Fprintf(tw, "PAUSED\tall work is paused until %s: %s\n", h.Until.UTC().Format(time.RFC3339), h.Reason)
 	}
 	fmt.Fprintln(tw, "\t")

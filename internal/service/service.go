@@ -86,6 +86,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		return nil, err
 	}
 	st := store.New(pool)
+	m.SetOutageAlertAfter(cfg.Outage.AlertAfter)
 	dbMetrics := metrics.NewDBCollector(st, metrics.DefaultDBTTL, metrics.DefaultMaxBatches, logger)
 	if err := reg.Register(dbMetrics); err != nil {
 		return nil, fmt.Errorf("register database metrics: %w", err)
@@ -158,6 +159,9 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		DispatchInterval:  cfg.Workers.DispatchInterval,
 		QueueDepth:        cfg.Workers.QueueDepth,
 		AuthPause:         cfg.Workers.AuthPause,
+		RetryBase:         cfg.Workers.RetryBase,
+		RetryMax:          cfg.Workers.RetryMax,
+		Outage:            store.OutagePolicy{AfterFailures: cfg.Outage.AfterFailures, ProbeBase: cfg.Outage.ProbeInterval, ProbeMax: cfg.Outage.ProbeMax},
 		Halt:              store.HaltPolicy{FailureRate: cfg.Halt.FailureRate, Window: cfg.Halt.Window, MinItems: cfg.Halt.MinItems},
 		Observe:           m.ObserveItem,
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,8 +13,12 @@ import (
 type Hold struct {
 	Name   string
 	Reason string
-	Until  time.Time
-	Since  time.Time
+	// Until is when the hold lapses; for an outage hold (IsOutage), which
+	// lasts until an answer releases it, when its next probe is due.
+	Until time.Time
+	Since time.Time
+	// Probes counts the probe calls sent under an outage hold.
+	Probes int
 }
 
 // HoldAuth is the hold set when Partner Center refuses our credentials.
@@ -43,35 +46,23 @@ func (s *Store) ReleaseHold(ctx context.Context, name string) error {
 	return nil
 }
 
-// ActiveHold returns the hold in force now that lasts longest, if any.
-func (s *Store) ActiveHold(ctx context.Context) (Hold, bool, error) {
-	var h Hold
-	err := s.db.QueryRow(ctx, `
-		select name, reason, until, created_at from holds
-		where until > now() order by until desc limit 1`).Scan(&h.Name, &h.Reason, &h.Until, &h.Since)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Hold{}, false, nil
-	}
-	if err != nil {
-		return Hold{}, false, fmt.Errorf("read holds: %w", err)
-	}
-	return h, true, nil
-}
-
 // Holds returns every hold, expired or not, for status output and metrics.
+// A hold is in force while its Until is ahead, and an outage hold as long as
+// it exists (see InForce).
 func (s *Store) Holds(ctx context.Context) ([]Hold, error) {
-	rows, err := s.db.Query(ctx, `select name, reason, until, created_at from holds order by name`)
+	rows, err := s.db.Query(ctx, `select name, reason, until, created_at, probes from holds order by name`)
 	if err != nil {
 		return nil, fmt.Errorf("read holds: %w", err)
 	}
-	defer rows.Close()
-	var out []Hold
-	for rows.Next() {
-		var h Hold
-		if err := rows.Scan(&h.Name, &h.Reason, &h.Until, &h.Since); err != nil {
-			return nil, fmt.Errorf("read holds: %w", err)
-		}
-		out = append(out, h)
+	out, err := pgx.CollectRows(rows, scanHold)
+	if err != nil {
+		return nil, fmt.Errorf("read holds: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// InForce reports whether h pauses work at now: an outage hold until it is
+// released, any other hold until its Until.
+func (h Hold) InForce(now time.Time) bool {
+	return h.IsOutage() || h.Until.After(now)
 }

@@ -28,8 +28,12 @@ type MetricsSnapshot struct {
 	LineItems map[string]int64
 	// Batches counts every batch by status.
 	Batches map[string]int64
-	// Holds says, per hold name, whether it is in force now.
-	Holds map[string]bool
+	// Holds says, per hold name, whether it is in force now (see
+	// Hold.InForce), and HoldSeconds how long a hold in force has been:
+	// since its outage began for an outage hold, since it was last placed
+	// for another.
+	Holds       map[string]bool
+	HoldSeconds map[string]int64
 	// RiverJobs counts River jobs by kind and state.
 	RiverJobs []RiverJobCount
 	// RiverAvailable is the number of available jobs whose scheduled_at has
@@ -101,7 +105,11 @@ group by c.status
 union all
 select 'batches', '', status, count(*) from batches group by status
 union all
-select 'holds', name, '', (until > now())::int::bigint from holds`
+select 'holds', name, '',
+    case when until > now() or name like 'outage:%'
+         then greatest(1, extract(epoch from now() - case when name like 'outage:%' then created_at else updated_at end))::bigint
+         else 0 end
+from holds`
 
 // metricsRiverQuery reads the River gauges in one statement.
 const metricsRiverQuery = `
@@ -117,10 +125,11 @@ where state = 'available' and scheduled_at <= now()`
 // concurrently, for at most maxBatches active batches.
 func (s *Store) MetricsSnapshot(ctx context.Context, maxBatches int) (MetricsSnapshot, error) {
 	snap := MetricsSnapshot{
-		Stuck:     map[string]int64{},
-		LineItems: map[string]int64{},
-		Batches:   map[string]int64{},
-		Holds:     map[string]bool{},
+		Stuck:       map[string]int64{},
+		LineItems:   map[string]int64{},
+		Batches:     map[string]int64{},
+		Holds:       map[string]bool{},
+		HoldSeconds: map[string]int64{},
 	}
 	var (
 		wg                sync.WaitGroup
@@ -175,7 +184,8 @@ func (s *Store) appMetrics(ctx context.Context, maxBatches int, snap *MetricsSna
 		case mrBatches:
 			snap.Batches[b] = n
 		case mrHolds:
-			snap.Holds[a] = n == 1
+			snap.Holds[a] = n > 0
+			snap.HoldSeconds[a] = n
 		}
 	}
 	if err := rows.Err(); err != nil {
