@@ -117,6 +117,7 @@ orchestrator_line_items{status="unknown"} 1
 # TYPE orchestrator_work_paused gauge
 orchestrator_work_paused{reason="auth"} 0
 orchestrator_work_paused{reason="manual"} 0
+orchestrator_work_paused{reason="outage"} 0
 # HELP orchestrator_river_available_jobs River jobs ready to run now and not yet fetched by a worker (state available).
 # TYPE orchestrator_river_available_jobs gauge
 orchestrator_river_available_jobs 2
@@ -240,10 +241,26 @@ func TestDBCollectorAgainstPostgreSQL(t *testing.T) {
 	require.Equal(t, 1.0, gauge("orchestrator_line_items", map[string]string{"status": "completed"}))
 	require.Equal(t, 1.0, gauge("orchestrator_line_items", map[string]string{"status": "failed"}))
 	require.Equal(t, 1.0, gauge("orchestrator_work_paused", map[string]string{"reason": "auth"}))
+	require.Equal(t, 0.0, gauge("orchestrator_work_paused", map[string]string{"reason": "outage"}))
 	require.Equal(t, 1.0, gauge("orchestrator_river_jobs", map[string]string{"kind": "reconcile", "state": "available"}))
 	require.Equal(t, 0.0, gauge("orchestrator_river_jobs", map[string]string{"kind": "reconcile", "state": "completed"}))
 	require.Equal(t, 1.0, gauge("orchestrator_river_available_jobs", nil))
 	require.GreaterOrEqual(t, gauge("orchestrator_river_oldest_available_job_age_seconds", nil), 29.0)
+
+	// An outage hold is in force until it is released, whatever its next
+	// probe time, and its age counts from the first failure of the streak.
+	outage := store.OutagePolicy{AfterFailures: 2, ProbeBase: time.Millisecond, ProbeMax: time.Millisecond}
+	for range 2 {
+		_, err = st.RecordTransient(ctx, string(upgrade.ProductUpgrade), "HTTP 503", outage)
+		require.NoError(t, err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	require.Equal(t, 1.0, gauge("orchestrator_work_paused", map[string]string{"reason": "outage"}))
+	require.GreaterOrEqual(t, gauge("orchestrator_work_paused_seconds", map[string]string{"reason": "outage"}), 1.0)
+	_, err = st.RecordAnswers(ctx, []string{string(upgrade.ProductUpgrade)})
+	require.NoError(t, err)
+	require.Equal(t, 0.0, gauge("orchestrator_work_paused", map[string]string{"reason": "outage"}))
+	require.Equal(t, 0.0, gauge("orchestrator_work_paused_seconds", map[string]string{"reason": "outage"}))
 
 	// A paused batch leaves orchestrator_items.
 	_, err = st.SetBatchStatus(ctx, b.ID, upgrade.BatchPaused, "test")

@@ -248,7 +248,7 @@ func TestTokenError_classification(t *testing.T) {
 		},
 		{
 			name: "Throttled", status: 429, body: `{"error":"temporarily_unavailable"}`,
-			want: TokenError{StatusCode: 429, ErrorCode: "temporarily_unavailable"}, retryable: true,
+			want: TokenError{StatusCode: 429, ErrorCode: "temporarily_unavailable", RetryAfter: DefaultRetryAfter}, retryable: true,
 		},
 		{
 			name: "Timeout", status: 408, body: `<html>timeout</html>`,

@@ -173,6 +173,11 @@ func (o *Options) normalizeFaults() []error {
 	if o.TokenOutage.To < o.TokenOutage.From || o.TokenOutage.From < 0 || o.TokenOutage.RetryAfter < 0 {
 		errs = append(errs, fmt.Errorf("TokenOutage: invalid window %s..%s", o.TokenOutage.From, o.TokenOutage.To))
 	}
+	for i, out := range o.Outages {
+		if err := out.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("Outages[%d]: %w", i, err))
+		}
+	}
 	return errs
 }
 

@@ -121,6 +121,10 @@ type Options struct {
 
 	// TokenOutage makes the token endpoint answer 503.
 	TokenOutage TokenOutage
+
+	// Outages take Partner Center, or its token endpoint alone, away for a
+	// while (see Outage).
+	Outages []Outage
 }
 
 // DefaultOptions returns the options used by `make demo`: 10% ineligible

@@ -84,6 +84,13 @@ type scenarioFile struct {
 		Share      float64      `yaml:"share"`
 		RetryAfter yamlDuration `yaml:"retry_after"`
 	} `yaml:"token_outage"`
+	Outages []struct {
+		From       yamlDuration `yaml:"from"`
+		To         yamlDuration `yaml:"to"`
+		Scope      string       `yaml:"scope"`
+		Answer     string       `yaml:"answer"`
+		RetryAfter yamlDuration `yaml:"retry_after"`
+	} `yaml:"outages"`
 }
 
 // LoadScenario reads a scenario file.
@@ -170,6 +177,16 @@ func ParseScenario(b []byte) (Options, error) {
 				},
 			}
 		}
+	}
+	for _, out := range f.Outages {
+		scope, answer := OutageScope(out.Scope), OutageAnswer(out.Answer)
+		if scope == "" {
+			scope = OutageAll
+		}
+		if answer == "" {
+			answer = AnswerReset
+		}
+		o.Outages = append(o.Outages, Outage{From: time.Duration(out.From), To: time.Duration(out.To), Scope: scope, Answer: answer, RetryAfter: time.Duration(out.RetryAfter)})
 	}
 	if t := f.TokenOutage; t != nil {
 		o.TokenOutage = TokenOutage{From: time.Duration(t.From), To: time.Duration(t.To), Share: t.Share, RetryAfter: time.Duration(t.RetryAfter)}

@@ -27,6 +27,14 @@ func TestExampleScenarios(t *testing.T) {
 	require.Positive(t, hostile.Faults["*"].ResetShare)
 	_, err = simulator.New(hostile)
 	require.NoError(t, err)
+
+	outage, err := simulator.LoadScenario("../../examples/scenarios/outage.yaml")
+	require.NoError(t, err)
+	require.Len(t, outage.Outages, 2)
+	require.Equal(t, 2*time.Minute, outage.Outages[0].To-outage.Outages[0].From)
+	require.Equal(t, simulator.OutageToken, outage.Outages[1].Scope)
+	_, err = simulator.New(outage)
+	require.NoError(t, err)
 }
 
 func TestParseScenario(t *testing.T) {

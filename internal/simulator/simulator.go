@@ -68,6 +68,8 @@ type Simulator struct {
 	resets               int
 	malformed            int
 	tokenOutages         int
+	outageRequests       int
+	manualOutage         *Outage // StartOutage's, until EndOutage
 	inflight, peak       int
 }
 
@@ -280,6 +282,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // s.mu.
 func (s *Simulator) serve(rt *route, req *request, readErr error, key string) (resp response, replayed bool, eff effect) {
 	f := s.fault(rt.op)
+	if resp, eff, down := s.outage(rt, req); down {
+		s.requests[rt.op]++
+		return resp, false, eff
+	}
 	if rt.op == OpToken {
 		if resp, down := s.tokenOutage(req, key); down {
 			s.requests[rt.op]++

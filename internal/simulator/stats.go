@@ -47,6 +47,8 @@ type StatsTotals struct {
 	Resets       int `json:"resets"`
 	Malformed    int `json:"malformed"`
 	TokenOutages int `json:"token_outages"`
+	// OutageRequests are the requests an Outage answered.
+	OutageRequests int `json:"outage_requests"`
 }
 
 // Stats returns the ground truth so far.
@@ -61,11 +63,12 @@ func (s *Simulator) Stats() Stats {
 		Unauthenticated:      s.unauthenticated,
 		PeakConcurrency:      s.peak,
 		Totals: StatsTotals{
-			RateLimited:  s.throttled,
-			ServerErrors: s.serverErrors,
-			Resets:       s.resets,
-			Malformed:    s.malformed,
-			TokenOutages: s.tokenOutages,
+			RateLimited:    s.throttled,
+			ServerErrors:   s.serverErrors,
+			Resets:         s.resets,
+			Malformed:      s.malformed,
+			TokenOutages:   s.tokenOutages,
+			OutageRequests: s.outageRequests,
 		},
 	}
 	for op, m := range s.statuses {
