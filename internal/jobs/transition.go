@@ -119,6 +119,8 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 		TermDuration:       it.Options.TermDuration,
 		BillingCycle:       it.Options.BillingCycle,
 		TransitionType:     typ,
+		PromotionID:        it.Options.PromotionID,
+		FromCatalogItemID:  it.Options.FromCatalogItemID,
 	}
 	if body.Quantity == 0 {
 		body.Quantity = max(target.Quantity, 1)
