@@ -120,7 +120,8 @@ func transitionCases(t *testing.T, sim *simulator.Simulator) (good, bad, unliste
 	return good, bad, unlisted, narrowed
 }
 
-// history returns the item's status-change reasons, oldest first.
+// reasons returns the item's status changes as "to: reason", oldest
+// first.
 func (w *world) reasons(b store.Batch, customerID, subscriptionID string) []string {
 	w.t.Helper()
 	ctx := context.Background()
