@@ -61,6 +61,10 @@ var malformed = []struct {
 		`line 2, column quantity: "lots" is not a whole number`,
 		"line 3, column quantity: 0 is out of range 1..1000000",
 	}, 0},
+	{"bad-transition-source-and-promotion.csv", "", []string{
+		`line 3, column from_catalog_item_id: "CFQ7TTC0LF8Q" is not a catalog item id; expected {productId}:{skuId}:{availabilityId}`,
+		`line 4, column promotion_id: "Summer promo 20%" is not a promotion id`,
+	}, 0},
 	{"bad-upgrade-type.csv", "", []string{`line 3, column upgrade_type: "sometimes" is not one of upgrade_only, upgrade_with_license_transfer`}, 0},
 	{"duplicate-subscriptions-crlf.csv", "", []string{
 		"line 4, column subscription_id: duplicate of line 2 (customer c1958bc7-3284-4952-a257-de594ee64743, subscription a2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70)",

@@ -9,7 +9,8 @@
 //	subscription_upgrade: customer_id, subscription_id [, target_offer_id, upgrade_type]
 //	transition:           customer_id, subscription_id [, to_catalog_item_id,
 //	                      transition_type, quantity, to_subscription_id,
-//	                      term_duration, billing_cycle]
+//	                      term_duration, billing_cycle, promotion_id,
+//	                      from_catalog_item_id]
 //
 // Header names are matched without regard to case or surrounding spaces, in
 // any order; a UTF-8 BOM and CRLF line ends are accepted.
@@ -48,14 +49,17 @@ const (
 	ColumnTargetOfferID = "target_offer_id"
 	ColumnUpgradeType   = "upgrade_type"
 	// ColumnToCatalogItemID, ColumnTransitionType, ColumnQuantity,
-	// ColumnToSubscriptionID, ColumnTermDuration and ColumnBillingCycle are
-	// optional in transitions.
-	ColumnToCatalogItemID  = "to_catalog_item_id"
-	ColumnTransitionType   = "transition_type"
-	ColumnQuantity         = "quantity"
-	ColumnToSubscriptionID = "to_subscription_id"
-	ColumnTermDuration     = "term_duration"
-	ColumnBillingCycle     = "billing_cycle"
+	// ColumnToSubscriptionID, ColumnTermDuration, ColumnBillingCycle,
+	// ColumnPromotionID and ColumnFromCatalogItemID are optional in
+	// transitions.
+	ColumnToCatalogItemID   = "to_catalog_item_id"
+	ColumnTransitionType    = "transition_type"
+	ColumnQuantity          = "quantity"
+	ColumnToSubscriptionID  = "to_subscription_id"
+	ColumnTermDuration      = "term_duration"
+	ColumnBillingCycle      = "billing_cycle"
+	ColumnPromotionID       = "promotion_id"
+	ColumnFromCatalogItemID = "from_catalog_item_id"
 )
 
 // DefaultProductFamily is used when product_family is absent or empty.
@@ -64,6 +68,7 @@ const DefaultProductFamily = "Azure"
 // Limits of transition and subscription-upgrade fields.
 const (
 	maxTargetOfferIDLen = 100
+	maxPromotionIDLen   = 100
 	minQuantity         = 1
 	maxQuantity         = 1000000
 )
@@ -74,6 +79,7 @@ var (
 	billingCycles   = []string{"monthly", "annual", "triennial", "none"}
 	catalogItemRE   = regexp.MustCompile(`^[A-Za-z0-9]+:[A-Za-z0-9]+:[A-Za-z0-9]+$`)
 	termDurationRE  = regexp.MustCompile(`(?i)^P[0-9]+[MY]$`)
+	promotionIDRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+(:[A-Za-z0-9_-]+)*$`)
 )
 
 // format is the CSV layout of one operation.
@@ -89,6 +95,7 @@ var formats = []format{
 	{upgrade.SubscriptionUpgrade, []string{ColumnCustomerID, ColumnSubscriptionID}, []string{ColumnTargetOfferID, ColumnUpgradeType}},
 	{upgrade.Transition, []string{ColumnCustomerID, ColumnSubscriptionID}, []string{
 		ColumnToCatalogItemID, ColumnTransitionType, ColumnQuantity, ColumnToSubscriptionID, ColumnTermDuration, ColumnBillingCycle,
+		ColumnPromotionID, ColumnFromCatalogItemID,
 	}},
 }
 
@@ -528,7 +535,7 @@ func headerColumns(header []string, op upgrade.Operation, ps *problems) (format,
 //   - subscription_upgrade or transition when a column only it has is
 //     present (target_offer_id, upgrade_type; to_catalog_item_id,
 //     transition_type, quantity, to_subscription_id, term_duration,
-//     billing_cycle);
+//     billing_cycle, promotion_id, from_catalog_item_id);
 //   - none, with a problem, when the columns fit both subscription_upgrade
 //     and transition (customer_id,subscription_id) or when they come from
 //     different operations.
@@ -668,6 +675,21 @@ func (r *row) parse(op upgrade.Operation) (store.NewItem, bool) {
 			it.Options.TermDuration = strings.ToUpper(d)
 		}
 		it.Options.BillingCycle = r.oneOf(ColumnBillingCycle, billingCycles)
+		if p := r.get(ColumnPromotionID); p != "" {
+			switch {
+			case len(p) > maxPromotionIDLen:
+				r.bad(ColumnPromotionID, "%q is longer than %d characters", truncate(p, 60), maxPromotionIDLen)
+			case !promotionIDRE.MatchString(p):
+				r.bad(ColumnPromotionID, "%q is not a promotion id; expected letters, digits, '-' and '_', in parts separated by ':' (as Partner Center lists promotions)", truncate(p, 60))
+			}
+			it.Options.PromotionID = p
+		}
+		if from := r.get(ColumnFromCatalogItemID); from != "" {
+			if !catalogItemRE.MatchString(from) {
+				r.bad(ColumnFromCatalogItemID, "%q is not a catalog item id; expected {productId}:{skuId}:{availabilityId}, e.g. CFQ7TTC0LF8Q:0001:CFQ7TTC0K39X", truncate(from, 60))
+			}
+			it.Options.FromCatalogItemID = from
+		}
 	}
 	return it, r.ok
 }

@@ -107,6 +107,25 @@ func TestParseAccepts(t *testing.T) {
 			},
 		},
 		{
+			name: "transition: promotion and source catalog item",
+			in: "customer_id,subscription_id,to_catalog_item_id,promotion_id,from_catalog_item_id\n" +
+				c1 + "," + s1 + "," + catalogItem + ", 39NFJQT1Q5KL:0001:39NFJQT1Q5MD ,CFQ7TTC0LF8Q:0001:CFQ7TTC0K39X\n" +
+				c1 + "," + s2 + ",,,\n",
+			wantOp: upgrade.Transition,
+			want: []store.NewItem{
+				{LineNumber: 2, CustomerID: c1, SubscriptionID: s1, TargetID: catalogItem, Options: upgrade.Options{
+					PromotionID: "39NFJQT1Q5KL:0001:39NFJQT1Q5MD", FromCatalogItemID: "CFQ7TTC0LF8Q:0001:CFQ7TTC0K39X",
+				}},
+				{LineNumber: 3, CustomerID: c1, SubscriptionID: s2},
+			},
+		},
+		{
+			name:   "transition: detected from promotion_id alone",
+			in:     "Promotion_ID,customer_id,subscription_id\nPROMO-1_a," + c1 + "," + s1 + "\n",
+			wantOp: upgrade.Transition,
+			want:   []store.NewItem{{LineNumber: 2, CustomerID: c1, SubscriptionID: s1, Options: upgrade.Options{PromotionID: "PROMO-1_a"}}},
+		},
+		{
 			name:   "transition: BOM, CRLF, shuffled columns",
 			in:     "\ufeffquantity,Subscription_ID,transition_type,CUSTOMER_ID\r\n1000000," + s1 + ",transition_only," + c1 + "\r\n",
 			wantOp: upgrade.Transition,
@@ -220,7 +239,7 @@ func TestParseRefuses(t *testing.T) {
 			"line 1: missing column subscription_id",
 		}},
 		{"unknown column lists the detected operation's columns", "", "customer_id,subscription_id,quantity,colour\n", []string{
-			`line 1: unknown column "colour"; expected customer_id, subscription_id and optionally to_catalog_item_id, transition_type, quantity, to_subscription_id, term_duration, billing_cycle`,
+			`line 1: unknown column "colour"; expected customer_id, subscription_id and optionally to_catalog_item_id, transition_type, quantity, to_subscription_id, term_duration, billing_cycle, promotion_id, from_catalog_item_id`,
 		}},
 		{"missing subscription_id", "", "customer_id,target_offer_id\n", []string{"line 1: missing column subscription_id"}},
 		{"missing customer_id", "", "subscription_id,quantity\n", []string{"line 1: missing column customer_id"}},
@@ -330,6 +349,23 @@ func TestParseRefuses(t *testing.T) {
 				`line 13, column term_duration: "1Y" is not an ISO 8601 term`,
 				`line 14, column term_duration: "P1D" is not an ISO 8601 term`,
 				`line 15, column billing_cycle: "weekly" is not one of monthly, annual, triennial, none`,
+			},
+		},
+		{
+			name: "transition: promotion and source catalog item errors",
+			in: "customer_id,subscription_id,promotion_id,from_catalog_item_id\n" +
+				c1 + "," + s1 + ",two words,\n" +
+				c1 + "," + s2 + ",A::B,\n" +
+				c1 + "," + s3 + "," + strings.Repeat("P", 101) + ",\n" +
+				c2 + "," + s1 + ",,CFQ7TTC0LF8Q:0001\n" +
+				c2 + "," + s2 + ",promo;1,not a catalog item\n",
+			want: []string{
+				`line 2, column promotion_id: "two words" is not a promotion id`,
+				`line 3, column promotion_id: "A::B" is not a promotion id`,
+				"line 4, column promotion_id: \"" + strings.Repeat("P", 60) + `..." is longer than 100 characters`,
+				`line 5, column from_catalog_item_id: "CFQ7TTC0LF8Q:0001" is not a catalog item id; expected {productId}:{skuId}:{availabilityId}`,
+				`line 6, column promotion_id: "promo;1" is not a promotion id`,
+				`line 6, column from_catalog_item_id: "not a catalog item" is not a catalog item id`,
 			},
 		},
 		{

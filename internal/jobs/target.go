@@ -19,6 +19,11 @@ const (
 	CodeTargetNotOffered = "target_not_offered"
 	// CodeNoTargets: Partner Center offers no target at all.
 	CodeNoTargets = "no_targets"
+	// CodeTargetSubscriptionNotOffered: the file names an existing
+	// subscription to transition into (to_subscription_id) that Partner
+	// Center does not list as a target subscription of the chosen catalog
+	// item.
+	CodeTargetSubscriptionNotOffered = "target_subscription_not_offered"
 )
 
 // refusal says why no target can be chosen for an item: it ends ineligible
@@ -27,6 +32,7 @@ type refusal struct {
 	status  upgrade.Status
 	code    string
 	message string
+	reason  string // for the item's history; "" means "no ... target"
 }
 
 // chooseUpgrade picks the subscription upgrade named by offerID (or, when
@@ -143,4 +149,64 @@ func chooseTransition(items []partnercenter.TransitionEligibility, catalogItemID
 		return partnercenter.TransitionEligibility{}, &refusal{status: upgrade.StatusIneligible, code: CodeNoTargets,
 			message: fmt.Sprintf("subscription %s has no transition targets", subscriptionID)}
 	}
+}
+
+// narrowToSubscription keeps, when the file names a subscription to
+// transition into (toSubscriptionID) but no catalog item, only the
+// eligibilities that list that subscription as a target: a transition into
+// an existing subscription must be to its catalog item. When none lists it,
+// items is returned as is (checkTargetSubscription then refuses it).
+func narrowToSubscription(items []partnercenter.TransitionEligibility, catalogItemID, toSubscriptionID string) []partnercenter.TransitionEligibility {
+	if catalogItemID != "" || toSubscriptionID == "" {
+		return items
+	}
+	var out []partnercenter.TransitionEligibility
+	for _, e := range items {
+		for _, sub := range e.SubscriptionEligibilities {
+			if strings.EqualFold(sub.SubscriptionID, toSubscriptionID) {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return items
+	}
+	return out
+}
+
+// checkTargetSubscription checks the existing subscription the file names
+// (toSubscriptionID) against the target subscriptions Partner Center lists
+// for the chosen catalog item: nil when it is listed as eligible; the item
+// ends ineligible, with Partner Center's first error, when it is listed as
+// not eligible, and failed when it is not listed at all.
+func checkTargetSubscription(target partnercenter.TransitionEligibility, toSubscriptionID string) *refusal {
+	var listed []string
+	for _, sub := range target.SubscriptionEligibilities {
+		if !strings.EqualFold(sub.SubscriptionID, toSubscriptionID) {
+			state := "eligible"
+			if !sub.IsEligible {
+				state = "not eligible"
+			}
+			listed = append(listed, fmt.Sprintf("%s %s (%s)", sub.SubscriptionID, sub.SubscriptionFriendlyName, state))
+			continue
+		}
+		if sub.IsEligible {
+			return nil
+		}
+		r := &refusal{status: upgrade.StatusIneligible, code: CodeNoTargets,
+			message: fmt.Sprintf("subscription %s is not an eligible target subscription for %s", toSubscriptionID, target.CatalogItemID),
+			reason:  "target subscription not eligible"}
+		if len(sub.Errors) > 0 {
+			r.code, r.message = sub.Errors[0].Code.String(), sub.Errors[0].Description
+		}
+		return r
+	}
+	msg := fmt.Sprintf("subscription %s is not a target subscription Partner Center lists for %s", toSubscriptionID, target.CatalogItemID)
+	if len(listed) > 0 {
+		msg += "; it lists: " + strings.Join(listed, "; ")
+	} else {
+		msg += "; it lists none"
+	}
+	return &refusal{status: upgrade.StatusFailed, code: CodeTargetSubscriptionNotOffered, message: msg, reason: "target subscription not offered"}
 }

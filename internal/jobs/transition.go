@@ -98,17 +98,31 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionEligibility, err)
 	}
-	target, no := chooseTransition(items, it.TargetID, typ, it.SubscriptionID)
+	// A named existing subscription is checked against the target
+	// subscriptions Partner Center lists for the chosen catalog item before
+	// anything is created.
+	toSub := it.Options.ToSubscriptionID
+	target, no := chooseTransition(narrowToSubscription(items, it.TargetID, toSub), it.TargetID, typ, it.SubscriptionID)
+	if no == nil && toSub != "" {
+		no = checkTargetSubscription(target, toSub)
+	}
 	if err := d.Store.ChooseTarget(ctx, it.ID, target.CatalogItemID, typ); err != nil {
 		return err
 	}
 	if no != nil {
+		reason := no.reason
+		if reason == "" {
+			reason = "no transition target"
+		}
 		return settle(ctx, d, it, store.Transition{From: upgrade.StatusPending, To: no.status,
-			Reason: "no transition target", ErrorCode: no.code, ErrorMessage: no.message})
+			Reason: reason, ErrorCode: no.code, ErrorMessage: no.message})
 	}
 	if it.DryRun {
-		return settle(ctx, d, it, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusEligible,
-			Reason: "dry run: would transition to " + target.CatalogItemID})
+		reason := "dry run: would transition to " + target.CatalogItemID
+		if toSub != "" {
+			reason += " into subscription " + toSub + ", which Partner Center lists as an eligible target subscription"
+		}
+		return settle(ctx, d, it, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusEligible, Reason: reason})
 	}
 
 	body := partnercenter.Transition{
@@ -119,6 +133,8 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 		TermDuration:       it.Options.TermDuration,
 		BillingCycle:       it.Options.BillingCycle,
 		TransitionType:     typ,
+		PromotionID:        it.Options.PromotionID,
+		FromCatalogItemID:  it.Options.FromCatalogItemID,
 	}
 	if body.Quantity == 0 {
 		body.Quantity = max(target.Quantity, 1)

@@ -90,6 +90,10 @@ func importValue(it store.NewItem, col string) (string, error) {
 		return it.Options.TermDuration, nil
 	case importer.ColumnBillingCycle:
 		return it.Options.BillingCycle, nil
+	case importer.ColumnPromotionID:
+		return it.Options.PromotionID, nil
+	case importer.ColumnFromCatalogItemID:
+		return it.Options.FromCatalogItemID, nil
 	default:
 		return "", fmt.Errorf("import column %q has no item field", col)
 	}

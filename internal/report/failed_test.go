@@ -66,11 +66,11 @@ func TestFailedExportParsesAsExactlyTheFailedItems(t *testing.T) {
 		{
 			name: "transition",
 			op:   upgrade.Transition,
-			file: "customer_id,subscription_id,to_catalog_item_id,transition_type,quantity,to_subscription_id,term_duration,billing_cycle\n" +
-				"c1958bc7-3284-4952-a257-de594ee64743,a2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,CFQ7TTC0LF8Q:0001:CFQ7TTC0K39X,transition_only,5,,p1y,monthly\n" +
-				"c1958bc7-3284-4952-a257-de594ee64743,b2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,,,,,,\n" +
-				"0b1c2d3e-3284-4952-a257-de594ee64743,c2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,CFQ7TTC0LF8Q:0001:CFQ7TTC0K39X,transition_with_license_transfer,12,d2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,P3Y,annual\n" +
-				"1b1c2d3e-3284-4952-a257-de594ee64743,e2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,,,,,,\n",
+			file: "customer_id,subscription_id,to_catalog_item_id,transition_type,quantity,to_subscription_id,term_duration,billing_cycle,promotion_id,from_catalog_item_id\n" +
+				"c1958bc7-3284-4952-a257-de594ee64743,a2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,CFQ7TTC0LF8Q:0001:CFQ7TTC0K39X,transition_only,5,,p1y,monthly,39NFJQT1Q5KL:0001:39NFJQT1Q5MD,CFQ7TTC0LCHC:0002:CFQ7TTC0K5QV\n" +
+				"c1958bc7-3284-4952-a257-de594ee64743,b2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,,,,,,,,\n" +
+				"0b1c2d3e-3284-4952-a257-de594ee64743,c2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,CFQ7TTC0LF8Q:0001:CFQ7TTC0K39X,transition_with_license_transfer,12,d2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,P3Y,annual,,CFQ7TTC0LCHC:0002:CFQ7TTC0K5QV\n" +
+				"1b1c2d3e-3284-4952-a257-de594ee64743,e2bd4f3c-6d7e-4f18-9a01-2b3c4d5e6f70,,,,,,,PROMO-2,\n",
 			failed: []int{0, 2, 3},
 		},
 	} {
@@ -93,6 +93,10 @@ func TestFailedExportParsesAsExactlyTheFailedItems(t *testing.T) {
 			require.NoError(t, err)
 			required, optional := importer.Columns(tc.op)
 			require.Equal(t, append(required, optional...), header)
+			if tc.op == upgrade.Transition {
+				require.Equal(t, []string{"promotion_id", "from_catalog_item_id"}, header[len(header)-2:],
+					"the transition inputs added later come last, so older exports keep their column positions")
+			}
 
 			op, got, err := importer.Parse(bytes.NewReader(buf.Bytes()), "failed.csv", "")
 			require.NoError(t, err, "the export parses as an import file, its operation detected:\n%s", buf.String())

@@ -68,6 +68,12 @@ const (
 	codeTargetSameAsSource = 900259
 	descTargetSameAsSource = "Target subscription can't be the same as the source subscription"
 
+	codeTargetCatalogItemMismatch = 900260
+	descTargetCatalogItemMismatch = "Target subscription %s must have the same CatalogItemId as requested (%s)"
+
+	codeTargetTermShorter = 900267
+	descTargetTermShorter = "Target subscription %s term is shorter than the source subscription term"
+
 	// No code is documented for these; the HTTP status is used as the code.
 	codeMethodNotAllowed = http.StatusMethodNotAllowed
 	codeRequestIDReused  = http.StatusConflict

@@ -127,6 +127,21 @@ type TransitionTarget struct {
 	// order; nil when none is. A POST with another type or catalog item
 	// gets 400/800002.
 	EligibleTypes []string
+	// Subscriptions are the item's subscriptionEligibilities: the existing
+	// subscriptions a POST may name as toSubscriptionId. One listed as not
+	// eligible gets 400/900267, one not listed 400/900260.
+	Subscriptions []TargetSubscription
+}
+
+// TargetSubscription is one subscriptionEligibilities entry of a
+// transition target.
+type TargetSubscription struct {
+	SubscriptionID string
+	Eligible       bool
+	// ErrorCode and Description are its first error (TargetSubscriptionErrorCode
+	// as a number); zero and "" when it is eligible.
+	ErrorCode   int
+	Description string
 }
 
 // PredictTransition returns what the simulator answers to transitions of
@@ -144,6 +159,13 @@ func (s *Simulator) PredictTransition(customerID, subscriptionID string) Transit
 			if e.IsEligible {
 				t.EligibleTypes = append(t.EligibleTypes, e.TransitionType)
 			}
+		}
+		for _, sub := range it.SubscriptionEligibilities {
+			ts := TargetSubscription{SubscriptionID: sub.SubscriptionID, Eligible: sub.IsEligible}
+			if len(sub.Errors) > 0 {
+				ts.ErrorCode, ts.Description = sub.Errors[0].Code, sub.Errors[0].Description
+			}
+			t.Subscriptions = append(t.Subscriptions, ts)
 		}
 		out.Targets[i] = t
 	}

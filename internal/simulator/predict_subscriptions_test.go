@@ -35,6 +35,14 @@ type transitionEligibilityWire struct {
 		IsEligible     bool   `json:"isEligible"`
 		TransitionType string `json:"transitionType"`
 	} `json:"eligibilities"`
+	SubscriptionEligibilities []struct {
+		IsEligible     bool   `json:"isEligible"`
+		SubscriptionID string `json:"subscriptionId"`
+		Errors         []struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"errors"`
+	} `json:"subscriptionEligibilities"`
 }
 
 // subPair is a customer/subscription pair under test.
@@ -262,6 +270,13 @@ func TestPredictTransitionMatchesHTTP(t *testing.T) {
 					if e.IsEligible {
 						got[j].EligibleTypes = append(got[j].EligibleTypes, e.TransitionType)
 					}
+				}
+				for _, sub := range it.SubscriptionEligibilities {
+					ts := simulator.TargetSubscription{SubscriptionID: sub.SubscriptionID, Eligible: sub.IsEligible}
+					if len(sub.Errors) > 0 {
+						ts.ErrorCode, ts.Description = sub.Errors[0].Code, sub.Errors[0].Description
+					}
+					got[j].Subscriptions = append(got[j].Subscriptions, ts)
 				}
 			}
 			require.Equal(t, want.Targets, got, msg)

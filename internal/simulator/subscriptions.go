@@ -28,6 +28,9 @@ import (
 // and FailShare of them fail. Choices where the documentation is silent:
 //   - A second upgrade POST for an already upgraded source gets
 //     400/800012 (the source is no longer active).
+//   - A transition POST into an existing subscription (toSubscriptionId)
+//     that the eligibility lists as not eligible gets 400/900267, one it
+//     does not list for that catalog item 400/900260.
 //   - A transition POST while one is running gets 409/900278; after the
 //     previous one finished, a new transition is created (and counted as a
 //     duplicate in Stats).
@@ -522,6 +525,11 @@ func (s *Simulator) transitionCreate(req *request) response {
 		return partnerError(http.StatusBadRequest, codeInvalidInput, fmt.Sprintf(
 			"%s: the subscription %s is not eligible for a %s transition to %s.", descInvalidInput, req.params["subscriptionId"], typ, in.ToCatalogItemID))
 	}
+	if in.ToSubscriptionID != "" {
+		if bad := targetSubscriptionRefusal(target, in.ToSubscriptionID); bad != nil {
+			return *bad
+		}
+	}
 	list := s.transitions[pair]
 	if n := len(list); n > 0 && req.now.Before(list[n-1].createdAt.Add(list[n-1].duration)) {
 		return partnerError(http.StatusConflict, codePendingOperation, fmt.Sprintf(descPendingOperation, req.params["subscriptionId"]))
@@ -536,6 +544,27 @@ func (s *Simulator) transitionCreate(req *request) response {
 	s.transitions[pair] = append(list, tr)
 	s.recordCreate(strings.ToLower(req.params["customerId"]), pair)
 	return jsonResponse(http.StatusOK, tr.view(req.now))
+}
+
+// targetSubscriptionRefusal answers a transition into the existing
+// subscription toID: nil when the eligibility of target lists it as
+// eligible; 400/900267 when it lists it as not eligible (the only
+// TargetSubscriptionError the simulator invents is code 3, a shorter
+// term); 400/900260 when it does not list it, as the simulator knows no
+// other subscription of that catalog item.
+func targetSubscriptionRefusal(target *transitionEligibility, toID string) *response {
+	for _, t := range target.SubscriptionEligibilities {
+		if !strings.EqualFold(t.SubscriptionID, toID) {
+			continue
+		}
+		if t.IsEligible {
+			return nil
+		}
+		r := partnerError(http.StatusBadRequest, codeTargetTermShorter, fmt.Sprintf(descTargetTermShorter, toID))
+		return &r
+	}
+	r := partnerError(http.StatusBadRequest, codeTargetCatalogItemMismatch, fmt.Sprintf(descTargetCatalogItemMismatch, toID, target.CatalogItemID))
+	return &r
 }
 
 // transitionRun returns how long (in simulated time) every transition of

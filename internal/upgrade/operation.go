@@ -57,4 +57,10 @@ type Options struct {
 	// (transitions).
 	TermDuration string `json:"term_duration,omitempty"`
 	BillingCycle string `json:"billing_cycle,omitempty"`
+	// PromotionID is the promotion to apply to the target (transitions).
+	PromotionID string `json:"promotion_id,omitempty"`
+	// FromCatalogItemID is the source subscription's catalog item
+	// ("product:sku:availability"), sent as Partner Center's
+	// fromCatalogItemId (transitions).
+	FromCatalogItemID string `json:"from_catalog_item_id,omitempty"`
 }
