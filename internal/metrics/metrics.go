@@ -44,6 +44,9 @@ const (
 	CodeMaxAttempts = "max_attempts"
 	CodeTransport   = "transport"
 	CodeUnknown     = "unknown"
+	// CodeInternalError: an item whose job kept vanishing (see
+	// ObservePoisoned).
+	CodeInternalError = "internal_error"
 )
 
 // Metrics holds the collectors the service updates directly.
@@ -55,6 +58,7 @@ type Metrics struct {
 	tokens      *prometheus.CounterVec
 	transitions *prometheus.CounterVec
 	failed      *prometheus.CounterVec
+	poisoned    *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -91,6 +95,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_items_failed_total",
 			Help: "Items that reached failed, by operation and the error code recorded on the item.",
 		}, []string{"operation", "error_code"}),
+		poisoned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_items_poisoned_total",
+			Help: "Items failed with internal_error because their job kept vanishing (discarded after its attempts, a panic) past reconcile.max_requeues, by operation.",
+		}, []string{"operation"}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -107,9 +115,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		for _, st := range upgrade.Statuses() {
 			m.transitions.WithLabelValues(string(op), string(st))
 		}
-		for _, code := range []string{CodeMaxAttempts, CodeTransport, CodeUnknown} {
+		for _, code := range []string{CodeMaxAttempts, CodeTransport, CodeUnknown, CodeInternalError} {
 			m.failed.WithLabelValues(string(op), code)
 		}
+		m.poisoned.WithLabelValues(string(op))
 	}
 
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -119,7 +128,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.poisoned, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -166,6 +175,13 @@ func (m *Metrics) ObserveItem(op upgrade.Operation, to upgrade.Status, errorCode
 	if to == upgrade.StatusFailed {
 		m.failed.WithLabelValues(string(op), ErrorCodeLabel(errorCode)).Inc()
 	}
+}
+
+// ObservePoisoned records an item failed because its job kept vanishing
+// (jobs.Deps.ObservePoisoned). Its failed transition is observed through
+// ObserveItem as well.
+func (m *Metrics) ObservePoisoned(op upgrade.Operation) {
+	m.poisoned.WithLabelValues(string(op)).Inc()
 }
 
 var boundedCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)
