@@ -32,16 +32,17 @@ import (
 // world is the real service wired in-process (River workers, the Partner
 // Center client, PostgreSQL) against the simulator over real HTTP.
 type world struct {
-	t   *testing.T
-	sim *simulator.Simulator
-	st  *store.Store
-	ctl *control.Controller
-	enq *jobs.Enqueuer
-	cfg config.Config
-	db  *pgxpool.Pool
+	t    *testing.T
+	sim  *simulator.Simulator
+	st   *store.Store
+	ctl  *control.Controller
+	enq  *jobs.Enqueuer
+	cfg  config.Config
+	db   *pgxpool.Pool
+	stop func()
+
 	// addr is where the service serves HTTP (/metrics, /api/v1).
 	addr string
-	stop func()
 }
 
 // fastConfig returns a configuration with short polls and quick repair.
