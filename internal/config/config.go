@@ -153,6 +153,10 @@ type Outage struct {
 type Reconcile struct {
 	Interval   time.Duration `yaml:"interval"`
 	StallAfter time.Duration `yaml:"stall_after"`
+	// MaxRequeues is how often an item whose job vanished (discarded after
+	// its attempts, a panic) is re-queued in one generation; the next time
+	// it fails with internal_error instead.
+	MaxRequeues int `yaml:"max_requeues"`
 }
 
 // Log configures logging.
@@ -205,7 +209,7 @@ func Default() Config {
 			InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute, StuckAfter: 72 * time.Hour,
 			LearnedQuantiles: []float64{0.5, 0.9, 1}, SpareBelow: 0.9,
 		},
-		Reconcile:  Reconcile{Interval: time.Minute, StallAfter: 15 * time.Minute},
+		Reconcile:  Reconcile{Interval: time.Minute, StallAfter: 15 * time.Minute, MaxRequeues: 5},
 		Halt:       Halt{FailureRate: 0.5, Window: 15 * time.Minute, MinItems: 20},
 		Outage:     Outage{AfterFailures: 5, ProbeInterval: 5 * time.Second, ProbeMax: 2 * time.Minute, AlertAfter: 5 * time.Minute},
 		RateLimits: defaultRateLimits(),
@@ -299,6 +303,7 @@ func (c *Config) Validate() error {
 		{c.Polling.MaxInterval >= c.Polling.InitialInterval, "polling.max_interval: must be at least polling.initial_interval"},
 		{c.Reconcile.Interval >= time.Second, "reconcile.interval: must be at least 1s"},
 		{c.Reconcile.StallAfter > 0, "reconcile.stall_after: must be positive"},
+		{c.Reconcile.MaxRequeues >= 1 && c.Reconcile.MaxRequeues <= 1000, "reconcile.max_requeues: must be between 1 and 1000"},
 		{c.Workers.AuthPause >= time.Second, "workers.auth_pause: must be at least 1s"},
 		{c.Workers.QueueDepth >= 1, "workers.queue_depth: must be at least 1"},
 		{c.Workers.DispatchInterval >= 100*time.Millisecond, "workers.dispatch_interval: must be at least 100ms"},

@@ -145,6 +145,18 @@ func TestLoad(t *testing.T) {
 			wantErr: "rate_limits.limits.subscriptionz",
 		},
 		{
+			name:    "no re-queue allowed",
+			file:    "reconcile:\n  max_requeues: 0\n",
+			wantErr: "reconcile.max_requeues",
+		},
+		{
+			name: "re-queue bound set",
+			file: "reconcile:\n  max_requeues: 2\n",
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, 2, c.Reconcile.MaxRequeues)
+			},
+		},
+		{
 			name:    "bad log level",
 			file:    "log:\n  level: loud\n",
 			wantErr: "log.level",

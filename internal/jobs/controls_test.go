@@ -2,9 +2,11 @@ package jobs_test
 
 import (
 	"context"
+	"regexp"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pcupgrade/orchestrator/internal/config"
@@ -193,6 +195,18 @@ func TestBatchHaltsWhenTooManyItemsFail(t *testing.T) {
 	cur, err := w.st.BatchByName(context.Background(), b.Name)
 	require.NoError(t, err)
 	require.Contains(t, cur.StatusReason, "failed within")
+	// The reason names the codes Partner Center reported for the failures.
+	codes := map[string]bool{}
+	rows, err := w.db.Query(context.Background(), `select distinct error_code from batch_items where batch_id = $1 and status = 'failed'`, b.ID)
+	require.NoError(t, err)
+	failedCodes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	for _, c := range failedCodes {
+		codes[c] = true
+	}
+	m := regexp.MustCompile(`\(threshold 50%\): (\S+) ×\d+`).FindStringSubmatch(cur.StatusReason)
+	require.NotNil(t, m, cur.StatusReason)
+	require.True(t, codes[m[1]], "the most frequent code %q is a failed item's code (%v)", m[1], codes)
 
 	// Nothing is called for the batch while halted.
 	time.Sleep(time.Second)

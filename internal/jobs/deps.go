@@ -60,6 +60,10 @@ type Deps struct {
 	StallAfter time.Duration
 	// ReconcileInterval is how often the leader runs reconcile.
 	ReconcileInterval time.Duration
+	// MaxRequeues is how often reconcile re-queues an item whose job
+	// vanished, per generation; the next time the item fails with
+	// internal_error instead.
+	MaxRequeues int
 	// DispatchInterval is how often the leader queues pending items, and
 	// QueueDepth how many dispatched items may wait for a worker at once.
 	DispatchInterval time.Duration
@@ -78,4 +82,7 @@ type Deps struct {
 	// Observe, when set, hears about every item status change a job makes
 	// (for metrics).
 	Observe func(op upgrade.Operation, to upgrade.Status, errorCode string)
+	// ObservePoisoned, when set, hears about every item reconcile failed
+	// because its job kept vanishing (for metrics).
+	ObservePoisoned func(op upgrade.Operation)
 }

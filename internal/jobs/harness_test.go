@@ -40,6 +40,9 @@ type world struct {
 	cfg  config.Config
 	db   *pgxpool.Pool
 	stop func()
+
+	// addr is where the service serves HTTP (/metrics, /api/v1).
+	addr string
 }
 
 // fastConfig returns a configuration with short polls and quick repair.
@@ -75,8 +78,8 @@ func fastConfig(dbURL, simURL string) config.Config {
 }
 
 // newWorld starts the simulator and the service; tune may change the
-// configuration first.
-func newWorld(t *testing.T, opts simulator.Options, tune func(*config.Config)) *world {
+// configuration first, and svcOpts how the service is wired.
+func newWorld(t *testing.T, opts simulator.Options, tune func(*config.Config), svcOpts ...service.Option) *world {
 	t.Helper()
 	sim, err := simulator.New(opts)
 	require.NoError(t, err)
@@ -91,7 +94,7 @@ func newWorld(t *testing.T, opts simulator.Options, tune func(*config.Config)) *
 	pool, err := service.Connect(ctx, cfg.DatabaseURL, int32(cfg.DatabaseMaxConns))
 	require.NoError(t, err)
 	logger := slog.New(slog.NewJSONHandler(testLogWriter(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, err := service.New(ctx, cfg, pool, logger, "test")
+	svc, err := service.New(ctx, cfg, pool, logger, "test", svcOpts...)
 	require.NoError(t, err)
 	ins, err := service.InsertClient(pool, logger)
 	require.NoError(t, err)
@@ -99,7 +102,7 @@ func newWorld(t *testing.T, opts simulator.Options, tune func(*config.Config)) *
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx, ln) }()
-	w := &world{t: t, sim: sim, st: svc.Store(), enq: jobs.NewEnqueuer(ins), cfg: cfg, db: pool}
+	w := &world{t: t, sim: sim, st: svc.Store(), enq: jobs.NewEnqueuer(ins), cfg: cfg, db: pool, addr: ln.Addr().String()}
 	w.ctl = control.New(w.st, w.enq, "test")
 	w.stop = func() {
 		cancel()

@@ -90,6 +90,9 @@ func gated(ctx context.Context, d *Deps, it store.Item, op string, class ratelim
 }
 
 // failItem moves an open item to failed with the error's code and text.
+// Unless Partner Center answered with a terminal error about the item, the
+// failure is the service giving up (store.Transition.GaveUp), which the
+// automatic halt does not count.
 func failItem(ctx context.Context, d *Deps, it store.Item, cause error) error {
 	msg := cause.Error()
 	var pcErr *partnercenter.Error
@@ -102,7 +105,17 @@ func failItem(ctx context.Context, d *Deps, it store.Item, cause error) error {
 		Reason:       "partner center error",
 		ErrorCode:    partnercenter.ErrorCode(cause),
 		ErrorMessage: msg,
+		GaveUp:       !partnerCenterDecided(cause),
 	})
+}
+
+// partnerCenterDecided reports whether a failure is Partner Center's own
+// answer about the item: a terminal 4xx it sent. Transient errors, the
+// client's refusal to send a request and errors of the service's own are
+// not.
+func partnerCenterDecided(err error) bool {
+	var pcErr *partnercenter.Error
+	return partnercenter.IsTerminal(err) && errors.As(err, &pcErr)
 }
 
 // settle applies a status change to an item that needs no other write, and
@@ -126,9 +139,9 @@ func settled(ctx context.Context, d *Deps, it store.Item, t store.Transition) {
 	if d.Observe != nil {
 		d.Observe(it.Operation, t.To, t.ErrorCode)
 	}
-	if t.To != upgrade.StatusFailed ||
+	if t.To != upgrade.StatusFailed || t.GaveUp ||
 		(it.BatchStatus != upgrade.BatchRunning && it.BatchStatus != upgrade.BatchCanary) {
-		return // only running and canary batches halt
+		return // only failures Partner Center decided halt, and only running and canary batches
 	}
 	reason, err := d.Store.HaltIfFailing(context.WithoutCancel(ctx), it.BatchID, d.Halt)
 	if err != nil {

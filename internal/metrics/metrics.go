@@ -44,6 +44,9 @@ const (
 	CodeMaxAttempts = "max_attempts"
 	CodeTransport   = "transport"
 	CodeUnknown     = "unknown"
+	// CodeInternalError: an item whose job kept vanishing (see
+	// ObservePoisoned).
+	CodeInternalError = "internal_error"
 )
 
 // Metrics holds the collectors the service updates directly.
@@ -56,6 +59,7 @@ type Metrics struct {
 	transitions *prometheus.CounterVec
 	failed      *prometheus.CounterVec
 	alertAfter  prometheus.Gauge
+	poisoned    *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -96,6 +100,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_outage_alert_after_seconds",
 			Help: "outage.alert_after: how long an outage hold may last before the PartnerCenterUnavailable alert fires.",
 		}),
+		poisoned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_items_poisoned_total",
+			Help: "Items failed with internal_error because their job kept vanishing (discarded after its attempts, a panic) past reconcile.max_requeues, by operation.",
+		}, []string{"operation"}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -112,9 +120,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		for _, st := range upgrade.Statuses() {
 			m.transitions.WithLabelValues(string(op), string(st))
 		}
-		for _, code := range []string{CodeMaxAttempts, CodeTransport, CodeUnknown} {
+		for _, code := range []string{CodeMaxAttempts, CodeTransport, CodeUnknown, CodeInternalError} {
 			m.failed.WithLabelValues(string(op), code)
 		}
+		m.poisoned.WithLabelValues(string(op))
 	}
 
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -124,7 +133,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -176,6 +185,13 @@ func (m *Metrics) ObserveItem(op upgrade.Operation, to upgrade.Status, errorCode
 	if to == upgrade.StatusFailed {
 		m.failed.WithLabelValues(string(op), ErrorCodeLabel(errorCode)).Inc()
 	}
+}
+
+// ObservePoisoned records an item failed because its job kept vanishing
+// (jobs.Deps.ObservePoisoned). Its failed transition is observed through
+// ObserveItem as well.
+func (m *Metrics) ObservePoisoned(op upgrade.Operation) {
+	m.poisoned.WithLabelValues(string(op)).Inc()
 }
 
 var boundedCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)

@@ -77,9 +77,19 @@ type Service struct {
 	dbMetrics *metrics.DBCollector
 }
 
+// Option changes how New wires the service.
+type Option func(*jobs.Deps)
+
+// WithJobDeps lets change adjust the workers' dependencies before they are
+// registered, such as putting a Partner Center part that fails in a chosen
+// way in place of the real one (to rehearse faults).
+func WithJobDeps(change func(*jobs.Deps)) Option {
+	return Option(change)
+}
+
 // New builds a Service on pool from cfg; it starts nothing. version is
 // reported in metrics and the User-Agent.
-func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger, version string) (*Service, error) {
+func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger, version string, opts ...Option) (*Service, error) {
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, version)
 	if err != nil {
@@ -156,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		StuckAfter:        cfg.Polling.StuckAfter,
 		StallAfter:        cfg.Reconcile.StallAfter,
 		ReconcileInterval: cfg.Reconcile.Interval,
+		MaxRequeues:       cfg.Reconcile.MaxRequeues,
 		DispatchInterval:  cfg.Workers.DispatchInterval,
 		QueueDepth:        cfg.Workers.QueueDepth,
 		AuthPause:         cfg.Workers.AuthPause,
@@ -164,6 +175,10 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		Outage:            store.OutagePolicy{AfterFailures: cfg.Outage.AfterFailures, ProbeBase: cfg.Outage.ProbeInterval, ProbeMax: cfg.Outage.ProbeMax},
 		Halt:              store.HaltPolicy{FailureRate: cfg.Halt.FailureRate, Window: cfg.Halt.Window, MinItems: cfg.Halt.MinItems},
 		Observe:           m.ObserveItem,
+		ObservePoisoned:   m.ObservePoisoned,
+	}
+	for _, o := range opts {
+		o(deps)
 	}
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, deps); err != nil {

@@ -103,9 +103,19 @@ type HaltPolicy struct {
 	MinItems    int
 }
 
+// haltCodesShown is how many error codes a halt's reason names; the rest
+// are summed up as other codes.
+const haltCodesShown = 5
+
 // HaltIfFailing halts a running or canary batch whose failure rate over the
 // policy's window passed the threshold, and returns the reason when it did.
-// Ineligible items do not count as failures; retried items count again.
+// The reason names the counted failures' codes, most frequent first.
+//
+// Only outcomes Partner Center decided count: a failure the service gave up
+// on (Transition.GaveUp: attempts exhausted on errors that are not Partner
+// Center's answer about the item, a job that kept vanishing) is neither a
+// failure nor a settled item here. Ineligible items do not count as
+// failures; retried items count again.
 func (s *Store) HaltIfFailing(ctx context.Context, batchID int64, p HaltPolicy) (string, error) {
 	if p.FailureRate <= 0 {
 		return "", nil
@@ -113,21 +123,31 @@ func (s *Store) HaltIfFailing(ctx context.Context, batchID int64, p HaltPolicy) 
 	var reason string
 	err := s.db.QueryRow(ctx, `
 		with recent as (
-		    select e.to_status from item_events e
+		    select e.to_status, e.error_code from item_events e
 		    join batch_items i on i.id = e.item_id
 		    where i.batch_id = $1 and e.created_at > now() - make_interval(secs => $2)
-		      and e.to_status in ('completed', 'failed', 'ineligible', 'eligible')),
+		      and e.to_status in ('completed', 'failed', 'ineligible', 'eligible')
+		      and not e.gave_up),
 		rate as (
-		    select count(*) as settled, count(*) filter (where to_status = 'failed') as failed from recent)
+		    select count(*) as settled, count(*) filter (where to_status = 'failed') as failed from recent),
+		codes as (
+		    select coalesce(nullif(error_code, ''), 'no code') as code, count(*) as n,
+		           row_number() over (order by count(*) desc, coalesce(nullif(error_code, ''), 'no code')) as rank
+		    from recent where to_status = 'failed'
+		    group by 1),
+		named as (
+		    select string_agg(code || ' ×' || n, ', ' order by rank) filter (where rank <= $6)
+		           || coalesce(', other codes ×' || sum(n) filter (where rank > $6), '') as list
+		    from codes)
 		update batches b
 		set status = 'halted', status_changed_at = now(),
-		    status_reason = format('halted: %s of the last %s settled items failed within %s (threshold %s%%); fix the cause, then resume',
-		                           r.failed, r.settled, $5::text, round($3 * 100))
-		from rate r
+		    status_reason = format('halted: %s of the last %s settled items failed within %s (threshold %s%%): %s; fix the cause, then resume',
+		                           r.failed, r.settled, $5::text, round($3 * 100), n.list)
+		from rate r, named n
 		where b.id = $1 and b.status in ('running', 'canary')
 		  and r.settled >= $4 and r.failed::float8 / r.settled >= $3
 		returning b.status_reason`,
-		batchID, p.Window.Seconds(), p.FailureRate, p.MinItems, p.Window.String()).Scan(&reason)
+		batchID, p.Window.Seconds(), p.FailureRate, p.MinItems, p.Window.String(), haltCodesShown).Scan(&reason)
 	if err == pgx.ErrNoRows {
 		return "", nil
 	}

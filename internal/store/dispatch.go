@@ -113,10 +113,9 @@ func (s *Store) Unqueue(ctx context.Context, id int64) error {
 // UnqueueOrphans hands back to the dispatcher up to limit queued pending
 // items of operation op, unchanged for at least quiet secs, that are not
 // leased and have no live River job of the given kind: their job vanished.
-// It returns how many it handed back.
-func (s *Store) UnqueueOrphans(ctx context.Context, op upgrade.Operation, kind string, quietSecs float64, limit int) (int, error) {
-	var n int
-	err := s.db.QueryRow(ctx, `
+// It returns their ids; reconcile counts the re-queue (CountRequeues).
+func (s *Store) UnqueueOrphans(ctx context.Context, op upgrade.Operation, kind string, quietSecs float64, limit int) ([]int64, error) {
+	rows, err := s.db.Query(ctx, `
 		with orphans as (
 		    update batch_items set queued = false
 		    where id in (
@@ -134,9 +133,13 @@ func (s *Store) UnqueueOrphans(ctx context.Context, op upgrade.Operation, kind s
 		    update batches b set dispatch_cursor = least(b.dispatch_cursor, o.first - 1)
 		    from (select batch_id, min(id) as first from orphans group by batch_id) o
 		    where b.id = o.batch_id)
-		select count(*) from orphans`, op, kind, quietSecs, limit).Scan(&n)
+		select id from orphans order by id`, op, kind, quietSecs, limit)
 	if err != nil {
-		return 0, fmt.Errorf("unqueue orphaned %s items: %w", op, err)
+		return nil, fmt.Errorf("unqueue orphaned %s items: %w", op, err)
 	}
-	return n, nil
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("unqueue orphaned %s items: %w", op, err)
+	}
+	return ids, nil
 }

@@ -181,6 +181,10 @@ type Transition struct {
 	ErrorCode    string // Partner Center error code, for failed and ineligible items
 	ErrorMessage string // Partner Center's description or reason
 	Worker       string // who made the change, for the item's history
+	// GaveUp marks a failure the service decided rather than Partner
+	// Center: attempts spent on errors that are not Partner Center's answer
+	// about the item. The automatic halt does not count it.
+	GaveUp bool
 }
 
 // TransitionItem moves an item from t.From to t.To, enforcing the state
@@ -202,9 +206,9 @@ func (s *Store) TransitionItem(ctx context.Context, id int64, t Transition) erro
 		        stuck_at = case when $3 = 'in_progress' then stuck_at else null end
 		    where id = $1 and status = $2
 		    returning id, generation)
-		insert into item_events (item_id, from_status, to_status, reason, generation, error_code, worker)
-		select id, $2, $3, $6, generation, $4, $7 from changed`,
-		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason, t.Worker)
+		insert into item_events (item_id, from_status, to_status, reason, generation, error_code, worker, gave_up)
+		select id, $2, $3, $6, generation, $4, $7, $8 from changed`,
+		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason, t.Worker, t.GaveUp)
 	if err != nil {
 		return fmt.Errorf("item %d: %s -> %s: %w", id, t.From, t.To, err)
 	}
