@@ -72,4 +72,11 @@ type Deps struct {
 	// Observe, when set, hears about every item status change a job makes
 	// (for metrics).
 	Observe func(op upgrade.Operation, to upgrade.Status, errorCode string)
+	// UnknownStatusPolls is how many polls may find a status value the
+	// service does not know before the item is flagged for attention and
+	// stuck; 0 never flags it.
+	UnknownStatusPolls int
+	// ObserveAttention, when set, hears about every item a job flags for
+	// attention, with the item's error code (for metrics).
+	ObserveAttention func(op upgrade.Operation, errorCode string)
 }

@@ -55,6 +55,7 @@ type Metrics struct {
 	tokens      *prometheus.CounterVec
 	transitions *prometheus.CounterVec
 	failed      *prometheus.CounterVec
+	attention   *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -91,6 +92,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_items_failed_total",
 			Help: "Items that reached failed, by operation and the error code recorded on the item.",
 		}, []string{"operation", "error_code"}),
+		attention: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_items_attention_total",
+			Help: "Items flagged for attention (completed only in part, or reporting a status the service does not know), by operation and the error code recorded on the item.",
+		}, []string{"operation", "error_code"}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -110,6 +115,9 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		for _, code := range []string{CodeMaxAttempts, CodeTransport, CodeUnknown} {
 			m.failed.WithLabelValues(string(op), code)
 		}
+		for _, code := range AttentionCodes(op) {
+			m.attention.WithLabelValues(string(op), code)
+		}
 	}
 
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -119,7 +127,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.attention, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -165,6 +173,29 @@ func (m *Metrics) ObserveItem(op upgrade.Operation, to upgrade.Status, errorCode
 	m.transitions.WithLabelValues(string(op), string(to)).Inc()
 	if to == upgrade.StatusFailed {
 		m.failed.WithLabelValues(string(op), ErrorCodeLabel(errorCode)).Inc()
+	}
+}
+
+// ObserveAttention records an item flagged for attention
+// (jobs.Deps.ObserveAttention).
+func (m *Metrics) ObserveAttention(op upgrade.Operation, errorCode string) {
+	m.attention.WithLabelValues(string(op), ErrorCodeLabel(errorCode)).Inc()
+}
+
+// AttentionCodes are the orchestrator's own codes an item of op can be
+// flagged for attention with, pre-initialised on
+// orchestrator_items_attention_total (Partner Center's codes appear as they
+// come).
+func AttentionCodes(op upgrade.Operation) []string {
+	switch op {
+	case upgrade.ProductUpgrade:
+		return []string{"line_items_failed", "unknown_status"}
+	case upgrade.SubscriptionUpgrade:
+		return []string{"license_errors"}
+	case upgrade.Transition:
+		return []string{"events_failed", "unknown_status"}
+	default:
+		return nil
 	}
 }
 

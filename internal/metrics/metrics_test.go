@@ -68,6 +68,8 @@ func TestMetricsLintAndValues(t *testing.T) {
 	m.ObserveItem(upgrade.ProductUpgrade, upgrade.StatusFailed, "900329")
 	m.ObserveItem(upgrade.Transition, upgrade.StatusFailed, "a very long error code that nobody should use as a label")
 	m.ObserveItem(upgrade.Transition, upgrade.StatusFailed, "bad code!")
+	m.ObserveAttention(upgrade.SubscriptionUpgrade, "license_errors")
+	m.ObserveAttention(upgrade.ProductUpgrade, "900120")
 
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
@@ -93,6 +95,9 @@ func TestMetricsLintAndValues(t *testing.T) {
 	require.Equal(t, 2.0, v(m.transitions.WithLabelValues("transition", "failed")))
 	require.Equal(t, 1.0, v(m.failed.WithLabelValues("product_upgrade", "900329")))
 	require.Equal(t, 2.0, v(m.failed.WithLabelValues("transition", "unknown")))
+	require.Equal(t, 1.0, v(m.attention.WithLabelValues("subscription_upgrade", "license_errors")))
+	require.Equal(t, 1.0, v(m.attention.WithLabelValues("product_upgrade", "900120")), "Partner Center's code as recorded")
+	require.Equal(t, 0.0, v(m.attention.WithLabelValues("transition", "events_failed")), "own codes exist from the start")
 
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP orchestrator_items Items of the batches the workers are moving (running or canary, newest 20), by batch and status.
