@@ -108,6 +108,15 @@ type TransitionOutcome struct {
 	// LicenseReassignment/Failed); otherwise it ends Completed. Every
 	// transition of a pair has the same outcome.
 	Fails bool
+	// ConvertedThenFails reports whether a transition of the pair with
+	// license transfer ends with Conversion/Completed and then
+	// LicenseReassignment/Failed (two errors: 12 and 0): converted, yet
+	// with a failed later event (Options.Partial). A transition_only one
+	// completes.
+	ConvertedThenFails bool
+	// UnknownStatus, when set, is the status the Conversion event reports
+	// instead of finishing, forever (Options.Partial).
+	UnknownStatus string
 	// Duration is how long a transition runs after its creation, in
 	// simulated time: with Options.ClockSpeedup N it is over after
 	// Duration/N on the Options.Now clock. It lies in
@@ -147,7 +156,8 @@ func (s *Simulator) PredictTransition(customerID, subscriptionID string) Transit
 		}
 		out.Targets[i] = t
 	}
-	out.Duration, out.Fails = s.transitionRun(pair)
+	f := s.transitionRun(pair)
+	out.Duration, out.Fails, out.ConvertedThenFails, out.UnknownStatus = f.duration, f.fails, f.convertedThenFails, f.unknown
 	return out
 }
 
