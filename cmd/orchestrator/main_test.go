@@ -27,6 +27,7 @@ import (
 	"github.com/pcupgrade/orchestrator/internal/report"
 	"github.com/pcupgrade/orchestrator/internal/simulator"
 	"github.com/pcupgrade/orchestrator/internal/store/storetest"
+	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
 // binary is the orchestrator built once for all end-to-end tests.
@@ -249,7 +250,7 @@ func TestEndToEndBatch(t *testing.T) {
 	reportCSV := e.mustRun("report", "--batch", "e2e", "--format", "csv")
 	records, err := csv.NewReader(strings.NewReader(reportCSV)).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, report.Header(), records[0])
+	require.Equal(t, report.HeaderFor(upgrade.ProductUpgrade), records[0])
 	col := make(map[string]int)
 	for i, h := range records[0] {
 		col[h] = i
@@ -304,6 +305,12 @@ func TestEndToEndBatch(t *testing.T) {
 				require.Equal(t, li.TargetName, r[col["target_product_name"]])
 				require.Equal(t, li.ErrorCode, r[col["error_code"]])
 				require.Equal(t, li.ErrorMessage, r[col["error_message"]])
+				require.Equal(t, "false", r[col["attention"]], "nothing completed in part in this world")
+				if want == "failed" {
+					require.Equal(t, pred.ErrorCode, r[col["item_error_code"]], "the item's own error on every row")
+				} else {
+					require.Empty(t, r[col["item_error_code"]])
+				}
 				if strings.EqualFold(li.Status, "completed") {
 					_, err := time.Parse(time.RFC3339Nano, r[col["upgraded_date"]])
 					require.NoError(t, err, "upgraded_date %q", r[col["upgraded_date"]])

@@ -16,13 +16,14 @@ func statusCmd(e *env) *cobra.Command {
 		Use:   "status [--batch NAME] [--json]",
 		Short: "Show where a batch stands (state, items by status, throughput, ETA, errors), or list every batch",
 		Long: `With --batch: the batch's state (and why), items by status, stuck items, pauses in
-force, throughput (items settled per minute over the last 5 and 15 minutes), the
-estimated time to finish (open items at the 5-minute rate; unknown when nothing
-settled lately), the age of the oldest item in progress and the most frequent
-error codes.
+force, items needing attention (completed only in part, or with a status value the
+service does not know), throughput (items settled per minute over the last 5 and
+15 minutes), the estimated time to finish (open items at the 5-minute rate;
+unknown when nothing settled lately), the age of the oldest item in progress and
+the most frequent error codes.
 
 Without --batch: every batch, newest first, one line each (name, operation, state,
-total, done %, throughput, ETA).`,
+total, done %, attention, throughput, ETA).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, pool, err := e.connect(cmd.Context(), 2)

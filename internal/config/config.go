@@ -120,6 +120,10 @@ type Polling struct {
 	// go only while the status budget has room to spare (more than half of
 	// its burst left) and are otherwise skipped for the next rung.
 	SpareBelow float64 `yaml:"spare_below"`
+	// UnknownStatusPolls is how many polls may find a status value the
+	// service does not know (recorded verbatim) before the item is flagged
+	// for attention and stuck (no longer polled until batch resume).
+	UnknownStatusPolls int `yaml:"unknown_status_polls"`
 }
 
 // Halt configures the automatic halt of a batch whose items fail too often.
@@ -207,7 +211,7 @@ func Default() Config {
 		},
 		Polling: Polling{
 			InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute, StuckAfter: 72 * time.Hour,
-			LearnedQuantiles: []float64{0.5, 0.9, 1}, SpareBelow: 0.9,
+			LearnedQuantiles: []float64{0.5, 0.9, 1}, SpareBelow: 0.9, UnknownStatusPolls: 10,
 		},
 		Reconcile:  Reconcile{Interval: time.Minute, StallAfter: 15 * time.Minute, MaxRequeues: 5},
 		Halt:       Halt{FailureRate: 0.5, Window: 15 * time.Minute, MinItems: 20},
@@ -317,6 +321,7 @@ func (c *Config) Validate() error {
 		{c.Outage.AlertAfter > 0, "outage.alert_after: must be positive"},
 		{c.Polling.SpareBelow >= 0 && c.Polling.SpareBelow <= 1, "polling.spare_below: must be between 0 and 1 (0: no early polls)"},
 		{quantilesAscending(c.Polling.LearnedQuantiles), "polling.learned_quantiles: must ascend, each above 0 and at most 1, at most 5 of them"},
+		{c.Polling.UnknownStatusPolls >= 1, "polling.unknown_status_polls: must be at least 1"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

@@ -85,4 +85,11 @@ type Deps struct {
 	// ObservePoisoned, when set, hears about every item reconcile failed
 	// because its job kept vanishing (for metrics).
 	ObservePoisoned func(op upgrade.Operation)
+	// UnknownStatusPolls is how many polls may find a status value the
+	// service does not know before the item is flagged for attention and
+	// stuck; 0 never flags it.
+	UnknownStatusPolls int
+	// ObserveAttention, when set, hears about every item a job flags for
+	// attention, with the item's error code (for metrics).
+	ObserveAttention func(op upgrade.Operation, errorCode string)
 }

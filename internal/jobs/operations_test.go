@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"testing"
 	"time"
@@ -126,7 +127,7 @@ func TestSubscriptionUpgradeOperation(t *testing.T) {
 		case len(eligible) > 1:
 			wants[c] = want{upgrade.StatusFailed, jobs.CodeTargetAmbiguous, ""}
 		default:
-			code := partnercenter.UpgradeErrorCode(p.Paths[0].ErrorCodes[0]).String()
+			code := strconv.Itoa(p.Paths[0].ErrorCodes[0]) // as Partner Center sent it: a number
 			if ineligibleTarget == "" {
 				ineligibleTarget, target = c, p.Paths[0].OfferID
 			}

@@ -152,6 +152,9 @@ func (w *PollStatusWorker) Work(ctx context.Context, job *river.Job[PollStatusAr
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpProductUpgradeStatus, err)
 	}
+	if st.Unknown() {
+		return unknownStatus(ctx, d, it, st.Status)
+	}
 	if !st.Terminal() {
 		if err := d.Store.RecordPoll(ctx, it.ID, it.Generation, st.Status); err != nil {
 			return err
@@ -161,10 +164,17 @@ func (w *PollStatusWorker) Work(ctx context.Context, job *river.Job[PollStatusAr
 	return finishUpgrade(ctx, d, it, st)
 }
 
-// finishUpgrade stores the final status and line items and settles the item.
+// finishUpgrade stores the final status and line items and settles the
+// item: failed when the upgrade failed (with the top-level errorDetails, or
+// the first failed line item's when there is none); completed when it
+// completed, flagged for attention when it completed only in part (a
+// top-level errorDetails, which then explains the item, or line items that
+// did not complete: CodeLineItemsFailed). Each line item keeps its own
+// error.
 func finishUpgrade(ctx context.Context, d *Deps, it store.Item, st *partnercenter.ProductUpgradesStatus) error {
 	lines := make([]store.LineItem, 0, len(st.LineItems))
 	var firstFailure *partnercenter.ErrorDetails
+	unfinished := 0
 	for _, li := range st.LineItems {
 		l := store.LineItem{
 			SourceProductID: li.SourceProduct.ID, SourceProductName: li.SourceProduct.Name,
@@ -177,17 +187,32 @@ func finishUpgrade(ctx context.Context, d *Deps, it store.Item, st *partnercente
 				firstFailure = li.ErrorDetails
 			}
 		}
+		if !li.Succeeded() || li.ErrorDetails.Present() {
+			unfinished++
+		}
 		lines = append(lines, l)
 	}
 	t := store.Transition{From: upgrade.StatusInProgress, To: upgrade.StatusCompleted, Reason: "upgrade " + st.Status, Worker: d.Worker}
-	if !st.Succeeded() {
+	switch {
+	case !st.Succeeded():
 		t.To = upgrade.StatusFailed
 		details := st.ErrorDetails
-		if details == nil {
+		if !details.Present() {
 			details = firstFailure
 		}
 		if details != nil {
 			t.ErrorCode, t.ErrorMessage = details.Code, details.Text()
+		}
+	case st.Partial():
+		t.Attention, t.Reason = true, "upgrade "+st.Status+", in part"
+		if st.ErrorDetails.Present() {
+			t.ErrorCode, t.ErrorMessage = st.ErrorDetails.Code, st.ErrorDetails.Text()
+			if unfinished > 0 {
+				t.ErrorMessage += fmt.Sprintf(" (and %d of %d line item(s) did not complete: see the line item rows)", unfinished, len(lines))
+			}
+		} else {
+			t.ErrorCode = CodeLineItemsFailed
+			t.ErrorMessage = fmt.Sprintf("the upgrade completed but %d of %d line item(s) did not: see the line item rows", unfinished, len(lines))
 		}
 	}
 	return finish(ctx, d, it, t, func(s *store.Store) error {
@@ -208,6 +233,9 @@ func finish(ctx context.Context, d *Deps, it store.Item, t store.Transition, res
 	}
 	if err == nil {
 		settled(ctx, d, it, t)
+		if t.Attention {
+			observeAttention(d, it, t.ErrorCode)
+		}
 	}
 	return err
 }

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -108,26 +107,15 @@ func (w *SubscriptionUpgradeWorker) Work(ctx context.Context, job *river.Job[Sub
 }
 
 // recordUpgradeResult stores an UpgradeResult, moves the item's create to
-// a new MS-RequestId and settles the item in one transaction: completed when Partner Center reported no upgrade errors
-// (license errors are kept and shown, but the subscription was upgraded and
-// must not be upgraded again), failed otherwise.
+// a new MS-RequestId and settles the item in one transaction: failed when
+// Partner Center reported upgrade errors; completed otherwise, flagged for
+// attention (CodeLicenseErrors) when it reported user license faults (the
+// subscription was upgraded and must not be upgraded again). Every upgrade
+// error and license fault is kept as a detail.
 func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen partnercenter.Upgrade, res *partnercenter.UpgradeResult) error {
-	var details []store.Detail
-	for _, e := range res.UpgradeErrors {
-		details = append(details, store.Detail{Kind: store.DetailUpgradeError, Code: e.Code.String(),
-			Message: strings.TrimSpace(e.Description + " " + e.AdditionalDetails)})
-	}
-	licenseFaults := 0
-	for _, le := range res.LicenseErrors {
-		faults := le.Errors
-		if len(faults) == 0 {
-			faults = []partnercenter.ServiceFault{{}}
-		}
-		for _, f := range faults {
-			licenseFaults++
-			details = append(details, store.Detail{Kind: store.DetailLicenseError, Name: le.UserObjectID, Code: f.Code, Message: f.Description})
-		}
-	}
+	details := upgradeErrorDetails(res.UpgradeErrors)
+	licenseFaults := licenseErrorDetails(res.LicenseErrors)
+	details = append(details, licenseFaults...)
 	begin := store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress,
 		Reason: "performed upgrade to " + chosen.TargetOffer.ID, Worker: d.Worker}
 	end := store.Transition{From: upgrade.StatusInProgress, To: upgrade.StatusCompleted,
@@ -137,11 +125,16 @@ func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen par
 	case len(res.UpgradeErrors) > 0:
 		e := res.UpgradeErrors[0]
 		end.To, end.Reason = upgrade.StatusFailed, "upgrade reported errors"
-		end.ErrorCode, end.ErrorMessage = e.Code.String(), strings.TrimSpace(e.Description+" "+e.AdditionalDetails)
+		end.ErrorCode, end.ErrorMessage = e.CodeText(), errorText(e.Description, e.AdditionalDetails, "")
+		if n := len(res.UpgradeErrors); n > 1 {
+			end.ErrorMessage += fmt.Sprintf(" (and %d more upgrade error(s): see the detail rows)", n-1)
+		}
 		status = "Failed"
-	case licenseFaults > 0:
-		end.ErrorCode = "license_errors"
-		end.ErrorMessage = fmt.Sprintf("the subscription was upgraded but %d user license fault(s) were reported; see the detail rows", licenseFaults)
+	case len(licenseFaults) > 0:
+		end.Attention = true
+		end.ErrorCode = CodeLicenseErrors
+		end.ErrorMessage = fmt.Sprintf("the subscription was upgraded but %d user license fault(s) of %d user(s) were reported; see the detail rows",
+			len(licenseFaults), len(res.LicenseErrors))
 	}
 	err := d.Store.InTx(ctx, func(_ pgx.Tx, s *store.Store) error {
 		// The answer and the next MS-RequestId commit together: a crash
@@ -172,6 +165,9 @@ func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen par
 	if err == nil {
 		it.Status = upgrade.StatusInProgress
 		settled(ctx, d, it, end)
+		if end.Attention {
+			observeAttention(d, it, end.ErrorCode)
+		}
 	}
 	return err
 }

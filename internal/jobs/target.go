@@ -44,8 +44,13 @@ func chooseUpgrade(paths []partnercenter.Upgrade, offerID, subscriptionID string
 			state := "eligible"
 			if !p.IsEligible {
 				state = "not eligible"
-				if len(p.UpgradeErrors) > 0 {
-					state += ": " + p.UpgradeErrors[0].Code.String()
+				for i, e := range p.UpgradeErrors {
+					if i == 0 {
+						state += ": "
+					} else {
+						state += ", "
+					}
+					state += e.CodeText()
 				}
 			}
 			parts = append(parts, fmt.Sprintf("%s %s (%s)", p.TargetOffer.ID, p.TargetOffer.Name, state))
@@ -56,8 +61,17 @@ func chooseUpgrade(paths []partnercenter.Upgrade, offerID, subscriptionID string
 		r := &refusal{status: upgrade.StatusIneligible, code: CodeNoTargets,
 			message: fmt.Sprintf("the upgrade to %s is not eligible", p.TargetOffer.ID)}
 		if len(p.UpgradeErrors) > 0 {
-			e := p.UpgradeErrors[0]
-			r.code, r.message = e.Code.String(), strings.TrimSpace(e.Description+" "+e.AdditionalDetails)
+			// The first error's code explains the item; every error of the
+			// path is in the message.
+			r.code = p.UpgradeErrors[0].CodeText()
+			var texts []string
+			for _, e := range p.UpgradeErrors {
+				texts = append(texts, e.CodeText()+": "+errorText(e.Description, e.AdditionalDetails, ""))
+			}
+			r.message = strings.Join(texts, " | ")
+			if len(p.UpgradeErrors) == 1 {
+				r.message = errorText(p.UpgradeErrors[0].Description, p.UpgradeErrors[0].AdditionalDetails, "")
+			}
 		}
 		return r
 	}
@@ -100,7 +114,14 @@ func chooseTransition(items []partnercenter.TransitionEligibility, catalogItemID
 	reasons := func(e partnercenter.TransitionEligibility) (string, string) {
 		for _, d := range e.Eligibilities {
 			if strings.EqualFold(d.TransitionType, transitionType) && len(d.Errors) > 0 {
-				return d.Errors[0].Code.String(), d.Errors[0].Description
+				if len(d.Errors) == 1 {
+					return d.Errors[0].CodeText(), d.Errors[0].Description
+				}
+				texts := make([]string, 0, len(d.Errors))
+				for _, te := range d.Errors {
+					texts = append(texts, te.CodeText()+": "+te.Description)
+				}
+				return d.Errors[0].CodeText(), strings.Join(texts, " | ")
 			}
 		}
 		return CodeNoTargets, fmt.Sprintf("%s is not eligible for %s", e.CatalogItemID, transitionType)

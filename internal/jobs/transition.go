@@ -231,6 +231,9 @@ func (w *PollTransitionWorker) Work(ctx context.Context, job *river.Job[PollTran
 		if n := len(tr.Events); n > 0 {
 			last = tr.Events[n-1].Name + " " + tr.Events[n-1].Status
 		}
+		if tr.Unknown() {
+			return unknownStatus(ctx, d, it, last)
+		}
 		if err := d.Store.RecordPoll(ctx, it.ID, it.Generation, last); err != nil {
 			return err
 		}
@@ -239,24 +242,26 @@ func (w *PollTransitionWorker) Work(ctx context.Context, job *river.Job[PollTran
 	return finishTransition(ctx, d, it, tr)
 }
 
-// finishTransition stores a final transition's events and settles the item.
+// finishTransition stores a final transition's events (one detail per
+// error of each event) and settles the item: completed when every event
+// completed; completed and flagged for attention (CodeEventsFailed) when
+// the subscription was converted but a later event failed, so that a retry
+// of failed items never transitions it again; failed otherwise, with the
+// first error of the failed events.
 func finishTransition(ctx context.Context, d *Deps, it store.Item, tr *partnercenter.Transition) error {
-	details := make([]store.Detail, 0, len(tr.Events))
 	t := store.Transition{From: upgrade.StatusInProgress, To: upgrade.StatusCompleted, Reason: "transition completed", Worker: d.Worker}
 	status := "Completed"
-	if !tr.Succeeded() {
+	code, text := failedEvents(tr)
+	switch {
+	case tr.Succeeded():
+	case tr.Partial():
+		t.Attention, t.Reason = true, "transition converted the subscription, a later event failed"
+		t.ErrorCode, t.ErrorMessage = CodeEventsFailed, "the subscription was converted but a later event failed: "+text
+	default:
 		t.To, t.Reason, status = upgrade.StatusFailed, "transition failed", "Failed"
+		t.ErrorCode, t.ErrorMessage = code, text
 	}
-	for _, e := range tr.Events {
-		det := store.Detail{Kind: store.DetailEvent, Name: e.Name, Status: e.Status, OccurredAt: e.Timestamp}
-		if len(e.Errors) > 0 {
-			det.Code, det.Message = e.Errors[0].Code.String(), e.Errors[0].Description
-			if t.To == upgrade.StatusFailed && t.ErrorCode == "" {
-				t.ErrorCode, t.ErrorMessage = det.Code, fmt.Sprintf("%s %s: %s", e.Name, e.Status, det.Message)
-			}
-		}
-		details = append(details, det)
-	}
+	details := eventDetails(tr.Events)
 	return finish(ctx, d, it, t, func(s *store.Store) error {
 		if err := s.FinishUpgrade(ctx, it.ID, it.Generation, status, nil); err != nil {
 			return err

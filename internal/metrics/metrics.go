@@ -60,6 +60,7 @@ type Metrics struct {
 	failed      *prometheus.CounterVec
 	alertAfter  prometheus.Gauge
 	poisoned    *prometheus.CounterVec
+	attention   *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -104,6 +105,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_items_poisoned_total",
 			Help: "Items failed with internal_error because their job kept vanishing (discarded after its attempts, a panic) past reconcile.max_requeues, by operation.",
 		}, []string{"operation"}),
+		attention: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_items_attention_total",
+			Help: "Items flagged for attention (completed only in part, or reporting a status the service does not know), by operation and the error code recorded on the item.",
+		}, []string{"operation", "error_code"}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -124,6 +129,9 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			m.failed.WithLabelValues(string(op), code)
 		}
 		m.poisoned.WithLabelValues(string(op))
+		for _, code := range AttentionCodes(op) {
+			m.attention.WithLabelValues(string(op), code)
+		}
 	}
 
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -133,7 +141,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, m.attention, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -192,6 +200,29 @@ func (m *Metrics) ObserveItem(op upgrade.Operation, to upgrade.Status, errorCode
 // ObserveItem as well.
 func (m *Metrics) ObservePoisoned(op upgrade.Operation) {
 	m.poisoned.WithLabelValues(string(op)).Inc()
+}
+
+// ObserveAttention records an item flagged for attention
+// (jobs.Deps.ObserveAttention).
+func (m *Metrics) ObserveAttention(op upgrade.Operation, errorCode string) {
+	m.attention.WithLabelValues(string(op), ErrorCodeLabel(errorCode)).Inc()
+}
+
+// AttentionCodes are the orchestrator's own codes an item of op can be
+// flagged for attention with, pre-initialised on
+// orchestrator_items_attention_total (Partner Center's codes appear as they
+// come).
+func AttentionCodes(op upgrade.Operation) []string {
+	switch op {
+	case upgrade.ProductUpgrade:
+		return []string{"line_items_failed", "unknown_status"}
+	case upgrade.SubscriptionUpgrade:
+		return []string{"license_errors"}
+	case upgrade.Transition:
+		return []string{"events_failed", "unknown_status"}
+	default:
+		return nil
+	}
 }
 
 var boundedCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)

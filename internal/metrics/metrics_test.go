@@ -70,6 +70,8 @@ func TestMetricsLintAndValues(t *testing.T) {
 	m.ObserveItem(upgrade.Transition, upgrade.StatusFailed, "bad code!")
 	m.ObserveItem(upgrade.ProductUpgrade, upgrade.StatusFailed, CodeInternalError)
 	m.ObservePoisoned(upgrade.ProductUpgrade)
+	m.ObserveAttention(upgrade.SubscriptionUpgrade, "license_errors")
+	m.ObserveAttention(upgrade.ProductUpgrade, "900120")
 
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
@@ -99,6 +101,9 @@ func TestMetricsLintAndValues(t *testing.T) {
 	require.Equal(t, 1.0, v(m.poisoned.WithLabelValues("product_upgrade")))
 	require.Equal(t, 0.0, v(m.poisoned.WithLabelValues("transition")), "every operation starts at zero")
 	require.Equal(t, len(upgrade.Operations()), testutil.CollectAndCount(m.poisoned))
+	require.Equal(t, 1.0, v(m.attention.WithLabelValues("subscription_upgrade", "license_errors")))
+	require.Equal(t, 1.0, v(m.attention.WithLabelValues("product_upgrade", "900120")), "Partner Center's code as recorded")
+	require.Equal(t, 0.0, v(m.attention.WithLabelValues("transition", "events_failed")), "own codes exist from the start")
 
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP orchestrator_items Items of the batches the workers are moving (running or canary, newest 20), by batch and status.

@@ -31,6 +31,20 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// wireCode returns an error code's raw JSON as text, exactly as sent: a
+// number's digits, a string's content (trimmed). Null and an absent code
+// give "".
+func wireCode(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var f flexString
+	if err := f.UnmarshalJSON(raw); err != nil {
+		return ""
+	}
+	return string(f)
+}
+
 // flexTime decodes the date-times Partner Center sends: RFC 3339 with any
 // number of fractional digits ("2019-08-29T23:47:28.8524555Z"), with an
 // offset or with no zone at all (read as UTC), or a bare date. Null, empty,

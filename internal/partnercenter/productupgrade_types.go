@@ -49,9 +49,35 @@ type ProductUpgradesStatus struct {
 	ErrorDetails *ErrorDetails `json:"errorDetails,omitempty"`
 }
 
-// Terminal reports whether the upgrade has finished, successfully or not.
+// Terminal reports whether the upgrade has finished, successfully or not. A
+// status the client does not know (see Unknown) is not terminal.
 func (s *ProductUpgradesStatus) Terminal() bool {
-	return s != nil && classifyUpgradeStatus(s.Status) != upgradeRunning
+	return s != nil && classifyUpgradeStatus(s.Status).terminal()
+}
+
+// Unknown reports whether the overall status is a value the client does not
+// know: neither completed, failed or cancelled, nor one of the values that
+// mean the work is still running (KnownRunningStatuses).
+func (s *ProductUpgradesStatus) Unknown() bool {
+	return s != nil && classifyUpgradeStatus(s.Status) == upgradeUnknown
+}
+
+// Partial reports whether a completed upgrade still carries something a
+// person must look at: a top-level errorDetails, or a line item that did
+// not complete or that carries errorDetails.
+func (s *ProductUpgradesStatus) Partial() bool {
+	if !s.Succeeded() {
+		return false
+	}
+	if s.ErrorDetails.Present() {
+		return true
+	}
+	for i := range s.LineItems {
+		if !s.LineItems[i].Succeeded() || s.LineItems[i].ErrorDetails.Present() {
+			return true
+		}
+	}
+	return false
 }
 
 // Succeeded reports whether the upgrade completed. It looks only at the
@@ -99,7 +125,7 @@ func (li *UpgradesLineItem) UnmarshalJSON(b []byte) error {
 
 // Terminal reports whether the item has finished, successfully or not.
 func (li *UpgradesLineItem) Terminal() bool {
-	return li != nil && classifyUpgradeStatus(li.Status) != upgradeRunning
+	return li != nil && classifyUpgradeStatus(li.Status).terminal()
 }
 
 // Succeeded reports whether the item completed.
@@ -147,16 +173,27 @@ func (d *ErrorDetails) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Text returns the message, or the description when there is no message.
-// It is safe to call on a nil *ErrorDetails.
+// Text returns the message and the description, once when they say the
+// same, so neither is lost. It is safe to call on a nil *ErrorDetails.
 func (d *ErrorDetails) Text() string {
 	if d == nil {
 		return ""
 	}
-	if m := strings.TrimSpace(d.Message); m != "" {
+	m, desc := strings.TrimSpace(d.Message), strings.TrimSpace(d.Description)
+	switch {
+	case m == "":
+		return desc
+	case desc == "" || desc == m:
 		return m
+	default:
+		return m + " — " + desc
 	}
-	return strings.TrimSpace(d.Description)
+}
+
+// Present reports whether d says anything: a code or a text. It is safe to
+// call on a nil *ErrorDetails.
+func (d *ErrorDetails) Present() bool {
+	return d != nil && (strings.TrimSpace(d.Code) != "" || d.Text() != "")
 }
 
 // upgradeState is the coarse state behind a product-upgrade status string.
@@ -166,12 +203,29 @@ const (
 	upgradeRunning upgradeState = iota
 	upgradeSucceeded
 	upgradeFailed
+	// upgradeUnknown is a status value the client does not know: it is
+	// not taken as final, but it is not known to be running either.
+	upgradeUnknown
 )
+
+func (s upgradeState) terminal() bool { return s == upgradeSucceeded || s == upgradeFailed }
+
+// KnownRunningStatuses are the status values (compared ignoring case,
+// spaces, underscores and hyphens) taken to mean that work is still
+// running: the empty string, InProgress (the simulator's and the SDK's
+// word), Started (the documentation's transition events) and the states
+// the error catalogue speaks of (pending, in progress), plus their obvious
+// neighbours. Any other value that is neither completed nor failed is
+// unknown: it is recorded verbatim and, after a bounded number of polls,
+// shown to a person instead of being polled for days.
+func KnownRunningStatuses() []string {
+	return []string{"", "inprogress", "started", "pending", "running", "processing", "notstarted", "queued"}
+}
 
 // classifyUpgradeStatus maps a status string to a state. The service
 // documents only "Completed", so: "completed" (trimmed, any case) is
-// success, anything mentioning "fail" or "cancel" is a failure, and
-// everything else, including the empty string, is still running.
+// success, anything mentioning "fail" or "cancel" is a failure, the values
+// of KnownRunningStatuses are still running and anything else is unknown.
 func classifyUpgradeStatus(s string) upgradeState {
 	s = strings.ToLower(strings.TrimSpace(s))
 	switch {
@@ -179,7 +233,12 @@ func classifyUpgradeStatus(s string) upgradeState {
 		return upgradeSucceeded
 	case strings.Contains(s, "fail"), strings.Contains(s, "cancel"):
 		return upgradeFailed
-	default:
-		return upgradeRunning
 	}
+	folded := foldEnumName(s)
+	for _, r := range KnownRunningStatuses() {
+		if folded == r {
+			return upgradeRunning
+		}
+	}
+	return upgradeUnknown
 }

@@ -27,22 +27,30 @@ func TestClassifyUpgradeStatus(t *testing.T) {
 		"InProgress":          upgradeRunning,
 		"Pending":             upgradeRunning,
 		"Started ":            upgradeRunning,
-		"CompletedWithErrors": upgradeRunning,
+		"in_progress":         upgradeRunning,
+		"Processing":          upgradeRunning,
+		"CompletedWithErrors": upgradeUnknown,
+		"Suspended":           upgradeUnknown,
+		"Partial":             upgradeUnknown,
 	} {
 		require.Equal(t, want, classifyUpgradeStatus(status), "%q", status)
+		terminal := want == upgradeSucceeded || want == upgradeFailed
 
 		s := &ProductUpgradesStatus{Status: status}
-		require.Equal(t, want != upgradeRunning, s.Terminal(), "%q", status)
+		require.Equal(t, terminal, s.Terminal(), "%q", status)
+		require.Equal(t, want == upgradeUnknown, s.Unknown(), "%q", status)
 		require.Equal(t, want == upgradeSucceeded, s.Succeeded(), "%q", status)
 		require.Equal(t, want == upgradeFailed, s.Failed(), "%q", status)
 
 		li := &UpgradesLineItem{Status: status}
-		require.Equal(t, want != upgradeRunning, li.Terminal(), "%q", status)
+		require.Equal(t, terminal, li.Terminal(), "%q", status)
 		require.Equal(t, want == upgradeSucceeded, li.Succeeded(), "%q", status)
 		require.Equal(t, want == upgradeFailed, li.Failed(), "%q", status)
 	}
 
 	var s *ProductUpgradesStatus
+	require.False(t, s.Unknown())
+	require.False(t, s.Partial())
 	require.False(t, s.Terminal())
 	require.False(t, s.Succeeded())
 	require.False(t, s.Failed())
@@ -126,9 +134,38 @@ func TestErrorDetails(t *testing.T) {
 		require.Equal(t, want, got, raw)
 	}
 
-	require.Equal(t, "m", (&ErrorDetails{Message: " m ", Description: "d"}).Text())
+	require.Equal(t, "m — d", (&ErrorDetails{Message: " m ", Description: "d"}).Text(), "neither text is lost")
 	require.Equal(t, "d", (&ErrorDetails{Message: "  ", Description: "d"}).Text())
 	require.Empty(t, (&ErrorDetails{}).Text())
 	var nilDetails *ErrorDetails
 	require.Empty(t, nilDetails.Text())
+}
+
+func TestProductUpgradesStatus_Partial(t *testing.T) {
+	t.Parallel()
+	done := UpgradesLineItem{Status: "Completed"}
+	failed := UpgradesLineItem{Status: "Failed", ErrorDetails: &ErrorDetails{Code: "900105", Message: "suspended"}}
+	for name, tt := range map[string]struct {
+		st      ProductUpgradesStatus
+		partial bool
+	}{
+		"Clean":                     {ProductUpgradesStatus{Status: "Completed", LineItems: []UpgradesLineItem{done, done}}, false},
+		"FailedLine":                {ProductUpgradesStatus{Status: "Completed", LineItems: []UpgradesLineItem{done, failed}}, true},
+		"TopLevelErrorWithoutLines": {ProductUpgradesStatus{Status: "Completed", LineItems: []UpgradesLineItem{done}, ErrorDetails: &ErrorDetails{Code: "900120"}}, true},
+		"EmptyErrorDetails":         {ProductUpgradesStatus{Status: "Completed", LineItems: []UpgradesLineItem{done}, ErrorDetails: &ErrorDetails{}}, false},
+		"LineStillRunning":          {ProductUpgradesStatus{Status: "Completed", LineItems: []UpgradesLineItem{{Status: "InProgress"}}}, true},
+		"FailedOverall":             {ProductUpgradesStatus{Status: "Failed", LineItems: []UpgradesLineItem{failed}}, false},
+	} {
+		require.Equal(t, tt.partial, tt.st.Partial(), name)
+	}
+}
+
+func TestErrorDetails_TextKeepsMessageAndDescription(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "a", (&ErrorDetails{Message: "a"}).Text())
+	require.Equal(t, "b", (&ErrorDetails{Description: "b"}).Text())
+	require.Equal(t, "a", (&ErrorDetails{Message: "a", Description: "a"}).Text())
+	require.Equal(t, "a — b", (&ErrorDetails{Message: "a", Description: "b"}).Text())
+	require.True(t, (&ErrorDetails{Code: "1"}).Present())
+	require.False(t, (*ErrorDetails)(nil).Present())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -84,6 +85,35 @@ type UpgradeError struct {
 	Code              UpgradeErrorCode `json:"code"`
 	Description       string           `json:"description,omitempty"`
 	AdditionalDetails string           `json:"additionalDetails,omitempty"`
+	// WireCode is the code exactly as Partner Center sent it: a number's
+	// digits, or a name as spelled. Empty when it sent none. It is not
+	// encoded (Code is).
+	WireCode string `json:"-"`
+}
+
+// UnmarshalJSON implements json.Unmarshaler, keeping the code as sent.
+func (e *UpgradeError) UnmarshalJSON(b []byte) error {
+	type plain UpgradeError
+	var aux struct {
+		plain
+		Code json.RawMessage `json:"code"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*e = UpgradeError(aux.plain)
+	e.Code = UpgradeErrorCode(decodeEnum(aux.Code, upgradeErrorCodeNames))
+	e.WireCode = wireCode(aux.Code)
+	return nil
+}
+
+// CodeText is the code as Partner Center sent it (WireCode), or Code's
+// number when the error was not decoded from Partner Center's answer.
+func (e UpgradeError) CodeText() string {
+	if e.WireCode != "" {
+		return e.WireCode
+	}
+	return strconv.Itoa(int(e.Code))
 }
 
 // UpgradeResult is the outcome of Perform.
@@ -109,25 +139,37 @@ type UserLicenseError struct {
 }
 
 // ServiceFault is an error entry in the shape of the standard error body.
-// Code may arrive as a number or a string.
+// Code may arrive as a number or a string; it is kept as sent.
 type ServiceFault struct {
 	Code        string `json:"code,omitempty"`
 	Description string `json:"description,omitempty"`
-	Source      string `json:"source,omitempty"`
+	// Data is the fault's data, each entry as text (a string as is, any
+	// other JSON value as its JSON text).
+	Data   []string `json:"data,omitempty"`
+	Source string   `json:"source,omitempty"`
 }
 
-// UnmarshalJSON implements json.Unmarshaler, accepting a numeric code.
+// UnmarshalJSON implements json.Unmarshaler, accepting a numeric code and
+// data of any shape.
 func (f *ServiceFault) UnmarshalJSON(b []byte) error {
 	type plain ServiceFault
 	var aux struct {
 		plain
-		Code flexString `json:"code"`
+		Code flexString        `json:"code"`
+		Data []json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
 	*f = ServiceFault(aux.plain)
 	f.Code = string(aux.Code)
+	f.Data = nil
+	for _, d := range aux.Data {
+		var text flexString
+		if err := text.UnmarshalJSON(d); err == nil && text != "" {
+			f.Data = append(f.Data, string(text))
+		}
+	}
 	return nil
 }
 

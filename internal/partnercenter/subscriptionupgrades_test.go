@@ -114,7 +114,7 @@ func TestSubscriptionUpgradesService_Perform_licenseErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, got.Succeeded())
 	require.Equal(t, UpgradeTypeUpgradeWithLicenseTransfer, got.UpgradeType)
-	require.Equal(t, []UpgradeError{{Code: UpgradeErrorUserContextRequired, Description: "d", AdditionalDetails: "more"}}, got.UpgradeErrors)
+	require.Equal(t, []UpgradeError{{Code: UpgradeErrorUserContextRequired, Description: "d", AdditionalDetails: "more", WireCode: "user_context_required"}}, got.UpgradeErrors)
 	require.Equal(t, []UserLicenseError{{UserObjectID: "u1", Name: "Ann", Email: "ann@example.com",
 		Errors: []ServiceFault{{Code: "60012", Description: "no license"}}}}, got.LicenseErrors)
 }
@@ -155,4 +155,36 @@ func TestOffer_roundTrip(t *testing.T) {
 	out, err = json.Marshal(Offer{ID: "x"})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"id":"x","minimumQuantity":0,"maximumQuantity":0,"isAddOn":false,"isAvailableForPurchase":false,"isAutoRenewable":false}`, string(out))
+}
+
+func TestErrorCodesAreKeptAsSent(t *testing.T) {
+	t.Parallel()
+	var up Upgrade
+	require.NoError(t, json.Unmarshal([]byte(`{"upgradeErrors":[
+		{"code":2,"description":"not active","additionalDetails":"since May"},
+		{"code":"subscription_add_ons_present","description":"add-ons"},
+		{"code":"7","description":"no paths"},
+		{"description":"no code"}]}`), &up))
+	require.Len(t, up.UpgradeErrors, 4)
+	require.Equal(t, []string{"2", "subscription_add_ons_present", "7", "0"},
+		[]string{up.UpgradeErrors[0].CodeText(), up.UpgradeErrors[1].CodeText(), up.UpgradeErrors[2].CodeText(), up.UpgradeErrors[3].CodeText()})
+	require.Equal(t, UpgradeErrorSubscriptionAddOnsPresent, up.UpgradeErrors[1].Code, "the enum still reads the name")
+	require.Equal(t, "since May", up.UpgradeErrors[0].AdditionalDetails)
+	b, err := json.Marshal(up.UpgradeErrors[1])
+	require.NoError(t, err)
+	require.JSONEq(t, `{"code":6,"description":"add-ons"}`, string(b), "sent back as the number")
+
+	var tr Transition
+	require.NoError(t, json.Unmarshal([]byte(`{"events":[{"name":"LicenseReassignment","status":"Failed","errors":[
+		{"code":12,"description":"license"},{"code":"UserLicenseError","description":"again"}]}]}`), &tr))
+	require.Equal(t, "12", tr.Events[0].Errors[0].CodeText())
+	require.Equal(t, "UserLicenseError", tr.Events[0].Errors[1].CodeText())
+
+	var res UpgradeResult
+	require.NoError(t, json.Unmarshal([]byte(`{"licenseErrors":[{"userObjectId":"u1","name":"Ada Lovelace","email":"ada@example.com",
+		"errors":[{"code":60000,"description":"conflict","source":"PartnerApiServiceControllers","data":["x",{"k":1}]}]}]}`), &res))
+	f := res.LicenseErrors[0]
+	require.Equal(t, "Ada Lovelace", f.Name)
+	require.Equal(t, "ada@example.com", f.Email)
+	require.Equal(t, ServiceFault{Code: "60000", Description: "conflict", Source: "PartnerApiServiceControllers", Data: []string{"x", `{"k":1}`}}, f.Errors[0])
 }

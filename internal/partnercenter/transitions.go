@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -152,6 +153,35 @@ type TargetSubscriptionEligibilityDetail struct {
 type TransitionError struct {
 	Code        TransitionErrorCode `json:"code"`
 	Description string              `json:"description,omitempty"`
+	// WireCode is the code exactly as Partner Center sent it: a number's
+	// digits, or a name as spelled. Empty when it sent none. It is not
+	// encoded (Code is).
+	WireCode string `json:"-"`
+}
+
+// UnmarshalJSON implements json.Unmarshaler, keeping the code as sent.
+func (e *TransitionError) UnmarshalJSON(b []byte) error {
+	type plain TransitionError
+	var aux struct {
+		plain
+		Code json.RawMessage `json:"code"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*e = TransitionError(aux.plain)
+	e.Code = TransitionErrorCode(decodeEnum(aux.Code, transitionErrorCodeNames))
+	e.WireCode = wireCode(aux.Code)
+	return nil
+}
+
+// CodeText is the code as Partner Center sent it (WireCode), or Code's
+// number when the error was not decoded from Partner Center's answer.
+func (e TransitionError) CodeText() string {
+	if e.WireCode != "" {
+		return e.WireCode
+	}
+	return strconv.Itoa(int(e.Code))
 }
 
 // TargetSubscriptionError says why a subscription cannot be the target.
@@ -181,34 +211,90 @@ type Transition struct {
 	Events []TransitionEvent `json:"events,omitempty"`
 }
 
-// Terminal reports whether the transition has finished, successfully or
-// not: it has events, one of them failed or the latest event of every name
-// has completed.
+// Terminal reports whether the transition has finished: its Conversion
+// event failed, or the latest event of every name has completed or failed.
+// An event that failed while the Conversion is still running does not end
+// it: whether the subscription was converted is not known yet.
 func (t *Transition) Terminal() bool { return t != nil && t.state() != upgradeRunning }
 
-// Succeeded reports whether the latest event of every name has completed and
-// none failed.
+// Succeeded reports whether the latest event of every name has completed.
 func (t *Transition) Succeeded() bool { return t != nil && t.state() == upgradeSucceeded }
 
-// Failed reports whether any event failed.
-func (t *Transition) Failed() bool { return t != nil && t.state() == upgradeFailed }
+// Failed reports whether the transition finished without converting the
+// subscription: it is terminal, some event failed and the Conversion did
+// not complete.
+func (t *Transition) Failed() bool { return t != nil && t.state() == upgradeFailed && !t.Converted() }
 
+// Converted reports whether the latest Conversion event completed: Partner
+// Center carried out the transition of the subscription, whatever later
+// events (a license reassignment) say.
+func (t *Transition) Converted() bool {
+	if t == nil {
+		return false
+	}
+	st, ok := t.latest()[conversionEvent]
+	return ok && st == upgradeSucceeded
+}
+
+// Partial reports whether the transition finished with the subscription
+// converted but a later event failed: done at Partner Center, yet with
+// something a person must look at.
+func (t *Transition) Partial() bool {
+	return t != nil && t.state() == upgradeFailed && t.Converted()
+}
+
+// Unknown reports whether the latest event of some name has a status value
+// the client does not know (see KnownRunningStatuses) and the transition is
+// not terminal.
+func (t *Transition) Unknown() bool {
+	if t == nil || t.Terminal() {
+		return false
+	}
+	for _, st := range t.latest() {
+		if st == upgradeUnknown {
+			return true
+		}
+	}
+	return false
+}
+
+// conversionEvent is the folded name of the event that converts the
+// subscription.
+const conversionEvent = "conversion"
+
+// latest returns the state of the latest event of each name (names folded
+// to lower case without separators).
+func (t *Transition) latest() map[string]upgradeState {
+	latest := make(map[string]upgradeState)
+	for _, e := range t.Events {
+		latest[foldEnumName(strings.TrimSpace(e.Name))] = classifyTransitionStatus(e.Status)
+	}
+	return latest
+}
+
+// state is upgradeRunning until the transition is terminal, then
+// upgradeSucceeded when every name's latest event completed and
+// upgradeFailed otherwise.
 func (t *Transition) state() upgradeState {
 	if len(t.Events) == 0 {
 		return upgradeRunning
 	}
-	latest := make(map[string]upgradeState)
-	for _, e := range t.Events {
-		st := classifyTransitionStatus(e.Status)
-		if st == upgradeFailed {
-			return upgradeFailed
-		}
-		latest[strings.ToLower(strings.TrimSpace(e.Name))] = st
+	latest := t.latest()
+	if latest[conversionEvent] == upgradeFailed {
+		return upgradeFailed
 	}
+	failed := false
 	for _, st := range latest {
-		if st != upgradeSucceeded {
+		switch st {
+		case upgradeFailed:
+			failed = true
+		case upgradeSucceeded:
+		default:
 			return upgradeRunning
 		}
+	}
+	if failed {
+		return upgradeFailed
 	}
 	return upgradeSucceeded
 }
@@ -244,7 +330,7 @@ func (e *TransitionEvent) UnmarshalJSON(b []byte) error {
 
 // Terminal reports whether the event has finished.
 func (e *TransitionEvent) Terminal() bool {
-	return e != nil && classifyTransitionStatus(e.Status) != upgradeRunning
+	return e != nil && classifyTransitionStatus(e.Status).terminal()
 }
 
 // Succeeded reports whether the event completed.
@@ -259,5 +345,6 @@ func (e *TransitionEvent) Failed() bool {
 
 // classifyTransitionStatus maps an event status to a state: "completed"
 // (trimmed, any case) succeeded, anything mentioning "fail" or "cancel"
-// failed, and everything else ("Started", "InProgress", "") is running.
+// failed, the values of KnownRunningStatuses ("Started", "InProgress", "")
+// running and anything else unknown.
 func classifyTransitionStatus(s string) upgradeState { return classifyUpgradeStatus(s) }

@@ -33,7 +33,7 @@ func TestTransitionsService_Eligibilities(t *testing.T) {
 	require.True(t, first.Eligible(" Transition_Only "))
 	require.False(t, first.Eligible(TransitionTypeWithLicenseTransfer))
 	require.Equal(t, []TransitionError{{Code: TransitionErrorConflictingServiceTypes,
-		Description: "Subscription cannot be transitioned because there are conflicting services."}}, first.Eligibilities[1].Errors)
+		Description: "Subscription cannot be transitioned because there are conflicting services.", WireCode: "3"}}, first.Eligibilities[1].Errors)
 	require.Equal(t, TargetSubscriptionEligibilityDetail{
 		IsEligible: false, SubscriptionID: "92301b7d-7598-4938-d6f2-d31e080e9da6",
 		SubscriptionFriendlyName: "Microsoft 365 Business Premium", SubscriptionTermDuration: "P1M", SubscriptionBillingCycle: "monthly",
@@ -108,6 +108,7 @@ func TestTransitionsService_List(t *testing.T) {
 		operationID string
 		wantQuery   string
 		want        []Transition
+		terminal    bool
 		succeeded   bool
 		failed      bool
 	}{
@@ -121,7 +122,7 @@ func TestTransitionsService_List(t *testing.T) {
 					{Name: "Conversion", Status: "Completed", Timestamp: &completed},
 				},
 			}},
-			succeeded: true,
+			terminal: true, succeeded: true,
 		},
 		{
 			name: "ItemsCollection", fixture: "transitions_items.json",
@@ -132,10 +133,12 @@ func TestTransitionsService_List(t *testing.T) {
 				Events: []TransitionEvent{
 					{Name: "Conversion", Status: "InProgress", Timestamp: &started},
 					{Name: "LicenseReassignment", Status: "Failed", Timestamp: &offset,
-						Errors: []TransitionError{{Code: TransitionErrorUserLicenseError, Description: "License transfer failed."}}},
+						Errors: []TransitionError{{Code: TransitionErrorUserLicenseError, Description: "License transfer failed.", WireCode: "UserLicenseError"}}},
 				},
 			}},
-			failed: true,
+			// The license reassignment failed while the conversion still
+			// runs: whether the subscription converts is not known yet.
+			terminal: false,
 		},
 	}
 	for _, tt := range tests {
@@ -152,7 +155,7 @@ func TestTransitionsService_List(t *testing.T) {
 			require.Equal(t, OpTransitionList, resp.Operation)
 			require.Equal(t, tt.wantQuery, <-queries)
 			require.Empty(t, cmp.Diff(tt.want, got))
-			require.True(t, got[0].Terminal())
+			require.Equal(t, tt.terminal, got[0].Terminal())
 			require.Equal(t, tt.succeeded, got[0].Succeeded())
 			require.Equal(t, tt.failed, got[0].Failed())
 		})
@@ -163,16 +166,19 @@ func TestTransition_state(t *testing.T) {
 	t.Parallel()
 	ev := func(name, status string) TransitionEvent { return TransitionEvent{Name: name, Status: status} }
 	tests := []struct {
-		name                        string
-		events                      []TransitionEvent
-		terminal, succeeded, failed bool
+		name                                                string
+		events                                              []TransitionEvent
+		terminal, succeeded, failed, partial, unknown, conv bool
 	}{
 		{name: "NoEvents"},
 		{name: "Started", events: []TransitionEvent{ev("Conversion", " started ")}},
 		{name: "InProgress", events: []TransitionEvent{ev("Conversion", "INPROGRESS")}},
-		{name: "Completed", events: []TransitionEvent{ev("Conversion", "Started"), ev("Conversion", " completed")}, terminal: true, succeeded: true},
-		{name: "SecondStepRunning", events: []TransitionEvent{ev("Conversion", "Completed"), ev("LicenseReassignment", "Started")}},
-		{name: "Failed", events: []TransitionEvent{ev("Conversion", "Completed"), ev("SeatReassignment", "failed")}, terminal: true, failed: true},
+		{name: "Completed", events: []TransitionEvent{ev("Conversion", "Started"), ev("Conversion", " completed")}, terminal: true, succeeded: true, conv: true},
+		{name: "SecondStepRunning", events: []TransitionEvent{ev("Conversion", "Completed"), ev("LicenseReassignment", "Started")}, conv: true},
+		{name: "ConvertedThenFailed", events: []TransitionEvent{ev("Conversion", "Completed"), ev("SeatReassignment", "failed")}, terminal: true, partial: true, conv: true},
+		{name: "LaterEventFailedConversionRunning", events: []TransitionEvent{ev("Conversion", "Started"), ev("LicenseReassignment", "Failed")}},
+		{name: "ConversionFailed", events: []TransitionEvent{ev("Conversion", "Started"), ev("LicenseReassignment", "Started"), ev("Conversion", "Failed")}, terminal: true, failed: true},
+		{name: "UnknownStatus", events: []TransitionEvent{ev("Conversion", "Started"), ev("Conversion", "Suspended")}, unknown: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +187,9 @@ func TestTransition_state(t *testing.T) {
 			require.Equal(t, tt.terminal, tr.Terminal(), "Terminal")
 			require.Equal(t, tt.succeeded, tr.Succeeded(), "Succeeded")
 			require.Equal(t, tt.failed, tr.Failed(), "Failed")
+			require.Equal(t, tt.partial, tr.Partial(), "Partial")
+			require.Equal(t, tt.unknown, tr.Unknown(), "Unknown")
+			require.Equal(t, tt.conv, tr.Converted(), "Converted")
 		})
 	}
 	var nilTr *Transition

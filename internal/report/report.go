@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/pcupgrade/orchestrator/internal/store"
@@ -27,18 +28,27 @@ func Header() []string {
 	}
 }
 
+// ItemColumns are appended to the header of every operation: whether the
+// item needs a person's attention ("true" or "false"), and the item's own
+// error code and message on every row of the item, so that a line item's or
+// detail's error (error_code, error_message) never stands in for the item's.
+func ItemColumns() []string { return []string{"attention", "item_error_code", "item_error_message"} }
+
 // HeaderFor is the exact header of the CSV report of a batch of operation
-// op: Header, then the operation's own columns. For subscription upgrades
-// upgrade_id is the target subscription; for transitions, the transition's
-// operation id.
+// op: Header, then the operation's own columns, then ItemColumns, then (for
+// subscription upgrades) the user name and e-mail of a license error row.
+// For subscription upgrades upgrade_id is the target subscription; for
+// transitions, the transition's operation id.
 func HeaderFor(op upgrade.Operation) []string {
 	switch op {
 	case upgrade.SubscriptionUpgrade:
-		return append(Header(), "subscription_id", "target_offer_id", "upgrade_type", "detail_type", "detail_subject")
+		h := append(Header(), "subscription_id", "target_offer_id", "upgrade_type", "detail_type", "detail_subject")
+		return append(append(h, ItemColumns()...), "detail_name", "detail_email")
 	case upgrade.Transition:
-		return append(Header(), "subscription_id", "target_catalog_item_id", "transition_type", "event_name", "event_status", "event_time")
+		h := append(Header(), "subscription_id", "target_catalog_item_id", "transition_type", "event_name", "event_status", "event_time")
+		return append(h, ItemColumns()...)
 	default:
-		return Header()
+		return append(Header(), ItemColumns()...)
 	}
 }
 
@@ -90,11 +100,18 @@ func eachRecord(ctx context.Context, src RowSource, batch store.Batch, fn func(r
 		rec[0], rec[1], rec[2], rec[3], rec[4] = r.CustomerID, r.ProductFamily, string(r.Status), r.UpgradeID, r.LineItemStatus
 		rec[5], rec[6], rec[7], rec[8] = r.SourceProductID, r.SourceProductName, r.TargetProductID, r.TargetProductName
 		rec[9], rec[10], rec[11] = formatTime(r.UpgradedDate), r.ErrorCode, r.ErrorMessage
+		next := 12
 		switch batch.Operation {
 		case upgrade.SubscriptionUpgrade:
 			rec[12], rec[13], rec[14], rec[15], rec[16] = r.SubscriptionID, r.Target, r.Type, r.DetailKind, r.DetailName
+			next = 17
 		case upgrade.Transition:
 			rec[12], rec[13], rec[14], rec[15], rec[16], rec[17] = r.SubscriptionID, r.Target, r.Type, r.DetailName, r.DetailStatus, formatTime(r.DetailTime)
+			next = 18
+		}
+		rec[next], rec[next+1], rec[next+2] = strconv.FormatBool(r.Attention), r.ItemErrorCode, r.ItemErrorMessage
+		if batch.Operation == upgrade.SubscriptionUpgrade {
+			rec[next+3], rec[next+4] = r.DetailUserName, r.DetailEmail
 		}
 		return fn(rec)
 	})

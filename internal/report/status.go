@@ -24,7 +24,13 @@ type Status struct {
 	Total       int            `json:"total"`
 	Counts      map[string]int `json:"counts"`
 	Stuck       int            `json:"stuck"`
-	Done        bool           `json:"done"`
+	// Attention counts the items that need a person: completed only in
+	// part (a failed line item, user license faults, a failed event after
+	// the conversion, a top-level errorDetails), or in progress with a
+	// status value the service does not know. Their codes are in
+	// TopErrors and their rows in the report.
+	Attention int  `json:"attention"`
+	Done      bool `json:"done"`
 	// Holds are service-wide pauses in force (such as refused
 	// credentials): no batch makes progress while one is active.
 	Holds       []Hold     `json:"holds,omitempty"`
@@ -43,7 +49,7 @@ type Status struct {
 	// been in progress; nil (null) when no item is in progress.
 	OldestInProgressSeconds *int64 `json:"oldest_in_progress_seconds"`
 	// TopErrors are the 5 most frequent error codes of failed and
-	// ineligible items, most frequent first.
+	// ineligible items and of items needing attention, most frequent first.
 	TopErrors []store.ErrorCount `json:"top_errors"`
 }
 
@@ -191,6 +197,9 @@ func (s Status) WriteTable(w io.Writer) error {
 	if s.Stuck > 0 {
 		fmt.Fprintf(tw, "stuck\t%d in progress past the stuck limit, no longer polled (resume the batch to poll them again)\n", s.Stuck)
 	}
+	if s.Attention > 0 {
+		fmt.Fprintf(tw, "attention\t%d item(s) need a person: Partner Center completed them only in part, or reports a status the service does not know (see the error codes and the report's attention column)\n", s.Attention)
+	}
 	for _, h := range s.Holds {
 		if h.Outage {
 			fmt.Fprintf(tw, "PAUSED\tPartner Center unavailable since %s: %s; items wait, none is failed by it; probe calls so far %d, next at %s; work resumes by itself on the first answer\n",
@@ -244,6 +253,7 @@ func (s Status) WriteTable(w io.Writer) error {
 type StatusSource interface {
 	StatusCounts(ctx context.Context, batchID int64) (map[upgrade.Status]int, error)
 	StuckCount(ctx context.Context, batchID int64) (int, error)
+	AttentionCount(ctx context.Context, batchID int64) (int, error)
 	Holds(ctx context.Context) ([]store.Hold, error)
 	Progress(ctx context.Context, batchID int64, topErrors int) (store.Progress, error)
 }
@@ -276,8 +286,9 @@ func LoadStatuses(ctx context.Context, src StatusSource, bs []store.Batch) ([]St
 }
 
 // loadStatus reads the status of batch b, with holds in force. The stuck
-// items and the top error codes are read only when the counts show items
-// that can have them (in progress; failed or ineligible): the error codes
+// items, the items needing attention and the top error codes are read only
+// when the counts show items that can have them (in progress; completed or
+// in progress; failed, ineligible or needing attention): the error codes
 // take a pass over the batch's items.
 func loadStatus(ctx context.Context, src StatusSource, b store.Batch, holds []store.Hold) (Status, error) {
 	counts, err := src.StatusCounts(ctx, b.ID)
@@ -290,26 +301,36 @@ func loadStatus(ctx context.Context, src StatusSource, b store.Batch, holds []st
 			return Status{}, err
 		}
 	}
+	attention := 0
+	if counts[upgrade.StatusCompleted]+counts[upgrade.StatusInProgress] > 0 {
+		if attention, err = src.AttentionCount(ctx, b.ID); err != nil {
+			return Status{}, err
+		}
+	}
 	topErrors := 0
-	if counts[upgrade.StatusFailed]+counts[upgrade.StatusIneligible] > 0 {
+	if counts[upgrade.StatusFailed]+counts[upgrade.StatusIneligible]+attention > 0 {
 		topErrors = TopErrorCodes
 	}
 	p, err := src.Progress(ctx, b.ID, topErrors)
 	if err != nil {
 		return Status{}, err
 	}
-	return NewStatus(b, counts, stuck, holds).WithProgress(p), nil
+	s := NewStatus(b, counts, stuck, holds).WithProgress(p)
+	s.Attention = attention
+	return s, nil
 }
 
 // Summary is one line of the list of batches.
 type Summary struct {
-	Batch                  string  `json:"batch"`
-	Operation              string  `json:"operation"`
-	State                  string  `json:"state"`
-	DryRun                 bool    `json:"dry_run,omitempty"`
-	Total                  int     `json:"total"`
-	Open                   int     `json:"open"`
-	DonePercent            float64 `json:"done_percent"`
+	Batch       string  `json:"batch"`
+	Operation   string  `json:"operation"`
+	State       string  `json:"state"`
+	DryRun      bool    `json:"dry_run,omitempty"`
+	Total       int     `json:"total"`
+	Open        int     `json:"open"`
+	DonePercent float64 `json:"done_percent"`
+	// Attention counts the items that need a person (see Status.Attention).
+	Attention              int     `json:"attention"`
 	ThroughputPerMinute5m  float64 `json:"throughput_per_minute_5m"`
 	ThroughputPerMinute15m float64 `json:"throughput_per_minute_15m"`
 	ETASeconds             *int64  `json:"eta_seconds"`
@@ -319,7 +340,7 @@ type Summary struct {
 func NewSummary(bp store.BatchProgress) Summary {
 	s := Summary{
 		Batch: bp.Name, Operation: string(bp.Operation), State: string(bp.Status), DryRun: bp.DryRun,
-		Total: bp.ItemCount, Open: bp.Open, DonePercent: 100,
+		Total: bp.ItemCount, Open: bp.Open, DonePercent: 100, Attention: bp.Attention,
 		ThroughputPerMinute5m:  perMinute(bp.SettledShort, store.ShortWindow),
 		ThroughputPerMinute15m: perMinute(bp.SettledLong, store.LongWindow),
 	}
@@ -333,17 +354,17 @@ func NewSummary(bp store.BatchProgress) Summary {
 // WriteSummariesTable writes the list of batches, one line each.
 func WriteSummariesTable(w io.Writer, list []Summary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "BATCH\tOPERATION\tSTATE\tTOTAL\tDONE\tTHROUGHPUT\tETA")
+	fmt.Fprintln(tw, "BATCH\tOPERATION\tSTATE\tTOTAL\tDONE\tATTENTION\tTHROUGHPUT\tETA")
 	for _, s := range list {
 		state := s.State
 		if s.DryRun {
 			state += " (dry run)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f%%\t%.1f/min\t%s\n",
-			s.Batch, s.Operation, state, s.Total, s.DonePercent, s.ThroughputPerMinute5m, formatETA(s.ETASeconds))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1f%%\t%d\t%.1f/min\t%s\n",
+			s.Batch, s.Operation, state, s.Total, s.DonePercent, s.Attention, s.ThroughputPerMinute5m, formatETA(s.ETASeconds))
 	}
 	if len(list) == 0 {
-		fmt.Fprintln(tw, "(no batches)\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no batches)\t\t\t\t\t\t\t")
 	}
 	return tw.Flush()
 }

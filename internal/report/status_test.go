@@ -78,7 +78,8 @@ func TestSummariesTable(t *testing.T) {
 			Open: 250, SettledShort: 25, SettledLong: 60}),
 		report.NewSummary(store.BatchProgress{Batch: store.Batch{Name: "wave-1", Operation: upgrade.ProductUpgrade, Status: upgrade.BatchPaused, ItemCount: 3},
 			Open: 1}),
-		report.NewSummary(store.BatchProgress{Batch: store.Batch{Name: "old", Operation: upgrade.ProductUpgrade, Status: upgrade.BatchCompleted, ItemCount: 3}}),
+		report.NewSummary(store.BatchProgress{Batch: store.Batch{Name: "old", Operation: upgrade.ProductUpgrade, Status: upgrade.BatchCompleted, ItemCount: 3},
+			Attention: 2}),
 	}
 	require.Equal(t, 75.0, list[0].DonePercent)
 	require.Equal(t, int64(5*60*10), *list[0].ETASeconds, "250 open at 5 a minute")
@@ -88,10 +89,11 @@ func TestSummariesTable(t *testing.T) {
 	require.NoError(t, report.WriteSummariesTable(&buf, list))
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	require.Len(t, lines, 4)
-	require.Regexp(t, `^BATCH\s+OPERATION\s+STATE\s+TOTAL\s+DONE\s+THROUGHPUT\s+ETA$`, lines[0])
-	require.Regexp(t, `^wave-2\s+transition\s+running\s+1000\s+75\.0%\s+5\.0/min\s+50m00s$`, lines[1])
-	require.Regexp(t, `^wave-1\s+product_upgrade\s+paused\s+3\s+66\.6%\s+0\.0/min\s+unknown$`, lines[2])
-	require.Regexp(t, `^old\s+product_upgrade\s+completed\s+3\s+100\.0%\s+0\.0/min\s+done$`, lines[3])
+	require.Regexp(t, `^BATCH\s+OPERATION\s+STATE\s+TOTAL\s+DONE\s+ATTENTION\s+THROUGHPUT\s+ETA$`, lines[0])
+	require.Regexp(t, `^wave-2\s+transition\s+running\s+1000\s+75\.0%\s+0\s+5\.0/min\s+50m00s$`, lines[1])
+	require.Regexp(t, `^wave-1\s+product_upgrade\s+paused\s+3\s+66\.6%\s+0\s+0\.0/min\s+unknown$`, lines[2])
+	require.Regexp(t, `^old\s+product_upgrade\s+completed\s+3\s+100\.0%\s+2\s+0\.0/min\s+done$`, lines[3])
+	require.Equal(t, 2, list[2].Attention)
 }
 
 // countingSource is a StatusSource that serves fixed counts per batch and
@@ -100,7 +102,16 @@ type countingSource struct {
 	counts    map[int64]map[upgrade.Status]int
 	holds     int
 	stuck     []int64
+	attention []int64
 	topErrors map[int64]int
+}
+
+func (c *countingSource) AttentionCount(_ context.Context, batchID int64) (int, error) {
+	c.attention = append(c.attention, batchID)
+	if batchID == 1 {
+		return 2, nil // two completed items need a person
+	}
+	return 0, nil
 }
 
 func (c *countingSource) StatusCounts(_ context.Context, batchID int64) (map[upgrade.Status]int, error) {
@@ -140,7 +151,9 @@ func TestLoadStatusesReadsTheHoldsOnceAndOnlyWhatTheCountsCallFor(t *testing.T) 
 	require.NoError(t, err)
 	require.Equal(t, 1, src.holds, "the holds are read once for the whole list")
 	require.Equal(t, []int64{2}, src.stuck, "stuck items are counted where items are in progress")
-	require.Equal(t, map[int64]int{1: 0, 2: 0, 3: report.TopErrorCodes}, src.topErrors, "error codes are read where items failed or were ineligible")
+	require.Equal(t, []int64{1, 2, 3}, src.attention, "attention is counted where items completed or are in progress")
+	require.Equal(t, map[int64]int{1: report.TopErrorCodes, 2: 0, 3: report.TopErrorCodes}, src.topErrors,
+		"error codes are read where items failed, were ineligible or need attention")
 	require.Len(t, list, 3)
 	for i, name := range []string{"a", "b", "c"} {
 		require.Equal(t, name, list[i].Batch)
@@ -148,7 +161,9 @@ func TestLoadStatusesReadsTheHoldsOnceAndOnlyWhatTheCountsCallFor(t *testing.T) 
 		require.NotNil(t, list[i].TopErrors)
 	}
 	require.Equal(t, []int{0, 1, 0}, []int{list[0].Stuck, list[1].Stuck, list[2].Stuck})
-	require.Empty(t, list[0].TopErrors)
+	require.Equal(t, []int{2, 0, 0}, []int{list[0].Attention, list[1].Attention, list[2].Attention})
+	require.Len(t, list[0].TopErrors, 1, "the codes of the items needing attention")
+	require.Empty(t, list[1].TopErrors)
 	require.Len(t, list[2].TopErrors, 1)
 
 	// One batch: the same status as in the list.

@@ -125,6 +125,41 @@ type Options struct {
 	// Outages take Partner Center, or its token endpoint alone, away for a
 	// while (see Outage).
 	Outages []Outage
+
+	// Partial makes Partner Center complete some work only in part, or
+	// report a status value clients do not know. The zero value does
+	// neither.
+	Partial Partial
+}
+
+// DefaultUnknownStatus is the status value Partial.UnknownStatus defaults
+// to: one no public source documents.
+const DefaultUnknownStatus = "Suspended"
+
+// Partial configures results that Partner Center completes only in part.
+// Each share is drawn per customer (product upgrades) or per
+// customer/subscription pair (transitions) on draws of its own, so a world
+// without them is unchanged.
+type Partial struct {
+	// TopLevelErrorShare is the share of the eligible customers whose
+	// product upgrade would complete that end Completed with a top-level
+	// errorDetails and no line item error.
+	TopLevelErrorShare float64
+	// FailedLineShare is the share of the remaining ones that end
+	// Completed overall with their last line item Failed (with its
+	// errorDetails).
+	FailedLineShare float64
+	// ConvertedThenFailedShare is the share of the transitions that would
+	// complete whose Conversion completes and whose LicenseReassignment
+	// then fails with two errors. It applies to transitions with license
+	// transfer only (others have no later event) .
+	ConvertedThenFailedShare float64
+	// UnknownStatusShare is the share of the eligible customers' product
+	// upgrades, and of transitions, that report UnknownStatus instead of
+	// finishing once their lifecycle is over, forever.
+	UnknownStatusShare float64
+	// UnknownStatus is that status value; DefaultUnknownStatus when empty.
+	UnknownStatus string
 }
 
 // DefaultOptions returns the options used by `make demo`: 10% ineligible
@@ -150,7 +185,9 @@ func (o Options) normalize() (Options, error) {
 	for _, sh := range []struct {
 		name string
 		v    float64
-	}{{"IneligibleShare", o.IneligibleShare}, {"FailShare", o.FailShare}, {"LicenseErrorShare", o.LicenseErrorShare}} {
+	}{{"IneligibleShare", o.IneligibleShare}, {"FailShare", o.FailShare}, {"LicenseErrorShare", o.LicenseErrorShare},
+		{"Partial.TopLevelErrorShare", o.Partial.TopLevelErrorShare}, {"Partial.FailedLineShare", o.Partial.FailedLineShare},
+		{"Partial.ConvertedThenFailedShare", o.Partial.ConvertedThenFailedShare}, {"Partial.UnknownStatusShare", o.Partial.UnknownStatusShare}} {
 		if math.IsNaN(sh.v) || sh.v < 0 || sh.v > 1 {
 			errs = append(errs, fmt.Errorf("%s %v is outside [0,1]", sh.name, sh.v))
 		}
@@ -219,6 +256,16 @@ func (o Options) normalize() (Options, error) {
 
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	o.Partial.UnknownStatus = strings.TrimSpace(o.Partial.UnknownStatus)
+	if o.Partial.UnknownStatus == "" {
+		o.Partial.UnknownStatus = DefaultUnknownStatus
+	}
+	switch folded := strings.ToLower(strings.NewReplacer("_", "", "-", "", " ", "").Replace(o.Partial.UnknownStatus)); {
+	case folded == "completed", strings.Contains(folded, "fail"), strings.Contains(folded, "cancel"),
+		folded == "inprogress", folded == "started", folded == "pending", folded == "running", folded == "processing",
+		folded == "notstarted", folded == "queued":
+		errs = append(errs, fmt.Errorf("Partial.UnknownStatus %q is a status clients know; pick another (such as %s)", o.Partial.UnknownStatus, DefaultUnknownStatus))
 	}
 	switch {
 	case math.IsNaN(o.ClockSpeedup) || o.ClockSpeedup < 0:

@@ -23,6 +23,11 @@ const (
 	statusFailed     = "Failed"
 )
 
+// descPartialTopLevel is the top-level errorDetails of an upgrade that
+// completed with Partial.TopLevelErrorShare: invented, no public sample
+// shows one.
+const descPartialTopLevel = "The upgrade completed, but billing for one or more Azure subscriptions could not be moved to the Azure plan yet. Contact support if it persists."
+
 // Outcome is what the simulator will do with a customer's product upgrade.
 type Outcome struct {
 	// Eligible reports whether the eligibility check answers isEligible
@@ -37,9 +42,16 @@ type Outcome struct {
 	// Fails reports whether an upgrade, once created, ends Failed.
 	Fails bool
 	// ErrorCode and ErrorMessage are the top-level errorDetails of a
-	// failed upgrade.
+	// failed upgrade, or of a completed one with Partial.TopLevelError.
 	ErrorCode    string
 	ErrorMessage string
+	// Partial reports an upgrade that ends Completed overall but only in
+	// part: with a top-level errorDetails (ErrorCode) and no line item
+	// error, or with a Failed line item (see LineItems).
+	Partial bool
+	// UnknownStatus, when set, is the status value the upgrade reports
+	// instead of finishing once Duration is over (Options.Partial).
+	UnknownStatus string
 	// Duration is how long an upgrade stays InProgress after creation.
 	Duration time.Duration
 	// LineItems are the legacy subscriptions moved, with their final
@@ -143,6 +155,23 @@ func (s *Simulator) Predict(customerID string) Outcome {
 		if !anyFailed {
 			failed[n-1] = true
 		}
+	}
+
+	var failedLine *upgradeFailure
+	switch {
+	case fails:
+	case s.draw(id, "unknown-status") < s.opts.Partial.UnknownStatusShare:
+		out.UnknownStatus = s.opts.Partial.UnknownStatus
+	case s.draw(id, "partial-top") < s.opts.Partial.TopLevelErrorShare:
+		out.Partial = true
+		out.ErrorCode, out.ErrorMessage = strconv.Itoa(codeCannotProcessUpgrade), descPartialTopLevel
+	case s.draw(id, "partial-line") < s.opts.Partial.FailedLineShare:
+		out.Partial = true
+		failed[n-1] = true
+		failedLine = &upgradeFailure{code: strconv.Itoa(codeSuspendedSubscriptions), message: descSuspendedSubscriptions}
+	}
+	if failedLine != nil {
+		failure = *failedLine
 	}
 
 	out.LineItems = make([]PredictedLineItem, n)

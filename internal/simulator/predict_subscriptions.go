@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,10 +23,21 @@ type SubscriptionUpgradeOutcome struct {
 	// app-only upgrade_with_license_transfer POSTs report upgradeErrors
 	// code 5 instead and create nothing.
 	LicenseErrors int
+	// LicenseFaults are those license errors' faults, one per fault of
+	// each user, in order, with the user's object id, name and e-mail.
+	LicenseFaults []LicenseFault
 
 	// targets maps the lower-cased offer id of every eligible path to the
 	// targetSubscriptionId a successful POST reports.
 	targets map[string]string
+}
+
+// LicenseFault is one fault of a user's license error.
+type LicenseFault struct {
+	UserObjectID, Name, Email string
+	// Code is the fault's code as sent (a number); Description and Source
+	// its text and reporting component.
+	Code, Description, Source string
 }
 
 // UpgradePath is one item of GET .../upgrades.
@@ -92,7 +104,14 @@ func (s *Simulator) PredictSubscriptionUpgrade(customerID, subscriptionID string
 		out.Paths[i] = p
 	}
 	if customer, ok := customerKey(customerID); ok {
-		out.LicenseErrors = len(s.licenseErrors(customer, pair))
+		errs := s.licenseErrors(customer, pair)
+		out.LicenseErrors = len(errs)
+		for _, le := range errs {
+			for _, f := range le.Errors {
+				out.LicenseFaults = append(out.LicenseFaults, LicenseFault{UserObjectID: le.UserObjectID, Name: le.Name, Email: le.Email,
+					Code: strconv.Itoa(f.Code), Description: f.Description, Source: f.Source})
+			}
+		}
 	}
 	return out
 }
@@ -108,6 +127,15 @@ type TransitionOutcome struct {
 	// LicenseReassignment/Failed); otherwise it ends Completed. Every
 	// transition of a pair has the same outcome.
 	Fails bool
+	// ConvertedThenFails reports whether a transition of the pair with
+	// license transfer ends with Conversion/Completed and then
+	// LicenseReassignment/Failed (two errors: 12 and 0): converted, yet
+	// with a failed later event (Options.Partial). A transition_only one
+	// completes.
+	ConvertedThenFails bool
+	// UnknownStatus, when set, is the status the Conversion event reports
+	// instead of finishing, forever (Options.Partial).
+	UnknownStatus string
 	// Duration is how long a transition runs after its creation, in
 	// simulated time: with Options.ClockSpeedup N it is over after
 	// Duration/N on the Options.Now clock. It lies in
@@ -169,7 +197,8 @@ func (s *Simulator) PredictTransition(customerID, subscriptionID string) Transit
 		}
 		out.Targets[i] = t
 	}
-	out.Duration, out.Fails = s.transitionRun(pair)
+	f := s.transitionRun(pair)
+	out.Duration, out.Fails, out.ConvertedThenFails, out.UnknownStatus = f.duration, f.fails, f.convertedThenFails, f.unknown
 	return out
 }
 

@@ -22,7 +22,9 @@ import (
 //
 // Choices where the public documentation is silent:
 //   - Status strings other than "Completed" are assumptions: InProgress and
-//     Failed.
+//     Failed; with Options.Partial, some upgrades report an undocumented
+//     value (Partial.UnknownStatus) forever, some complete with a top-level
+//     errorDetails and some complete with a Failed line item.
 //   - errorDetails carries the text under both "message" (the REST docs'
 //     name) and "description" (the .NET SDK's name), with a numeric string
 //     "code" such as "900120", so clients written against either source
@@ -113,6 +115,8 @@ func (u *upgrade) status(now time.Time) string {
 	switch {
 	case now.Before(u.finishedAt()):
 		return statusInProgress
+	case u.outcome.UnknownStatus != "":
+		return u.outcome.UnknownStatus
 	case u.outcome.Fails:
 		return statusFailed
 	default:
@@ -179,10 +183,10 @@ func (s *Simulator) productUpgradeEligibility(req *request) response {
 	}
 	if u := s.latestUpgrade(key); u != nil {
 		out.UpgradeID = u.id
-		switch u.status(req.now) {
-		case statusInProgress:
+		switch st := u.status(req.now); {
+		case st == statusInProgress || st == u.outcome.UnknownStatus:
 			out.Reason = fmt.Sprintf("An upgrade %s for this customer is already in progress.", u.id)
-		case statusCompleted:
+		case st == statusCompleted:
 			out.Reason = fmt.Sprintf("The customer has already been upgraded to the Azure plan by upgrade %s.", u.id)
 		default:
 			out.Reason = fmt.Sprintf("A previous upgrade %s for this customer failed.", u.id)
@@ -201,8 +205,8 @@ func (s *Simulator) productUpgradeCreate(req *request) response {
 		return *bad
 	}
 	if u := s.latestUpgrade(key); u != nil {
-		switch u.status(req.now) {
-		case statusInProgress:
+		switch st := u.status(req.now); st {
+		case statusInProgress, u.outcome.UnknownStatus:
 			return partnerError(http.StatusConflict, codeUpgradeInProgress, fmt.Sprintf(descUpgradeInProgress, u.id))
 		case statusCompleted:
 			return partnerError(http.StatusBadRequest, codeUpgradeCompleted, fmt.Sprintf(descUpgradeCompleted, u.id))
@@ -267,7 +271,7 @@ func (s *Simulator) productUpgradeStatus(req *request) response {
 			TargetProduct: upgradeProduct{ID: p.TargetID, Name: p.TargetName},
 			Status:        statusInProgress,
 		}
-		if status != statusInProgress {
+		if status == statusCompleted || status == statusFailed {
 			li.Status = p.Status
 			if p.Status == statusFailed {
 				li.ErrorDetails = newErrorDetails(p.ErrorCode, p.ErrorMessage)
@@ -277,7 +281,7 @@ func (s *Simulator) productUpgradeStatus(req *request) response {
 		}
 		out.LineItems[i] = li
 	}
-	if status == statusFailed {
+	if (status == statusFailed || status == statusCompleted) && u.outcome.ErrorCode != "" {
 		out.ErrorDetails = newErrorDetails(u.outcome.ErrorCode, u.outcome.ErrorMessage)
 	}
 	return jsonResponse(http.StatusOK, out)

@@ -91,6 +91,13 @@ type scenarioFile struct {
 		Answer     string       `yaml:"answer"`
 		RetryAfter yamlDuration `yaml:"retry_after"`
 	} `yaml:"outages"`
+	Partial *struct {
+		TopLevelErrorShare       float64 `yaml:"top_level_error_share"`
+		FailedLineShare          float64 `yaml:"failed_line_share"`
+		ConvertedThenFailedShare float64 `yaml:"converted_then_failed_share"`
+		UnknownStatusShare       float64 `yaml:"unknown_status_share"`
+		UnknownStatus            string  `yaml:"unknown_status"`
+	} `yaml:"partial"`
 }
 
 // LoadScenario reads a scenario file.
@@ -190,6 +197,10 @@ func ParseScenario(b []byte) (Options, error) {
 	}
 	if t := f.TokenOutage; t != nil {
 		o.TokenOutage = TokenOutage{From: time.Duration(t.From), To: time.Duration(t.To), Share: t.Share, RetryAfter: time.Duration(t.RetryAfter)}
+	}
+	if p := f.Partial; p != nil {
+		o.Partial = Partial{TopLevelErrorShare: p.TopLevelErrorShare, FailedLineShare: p.FailedLineShare,
+			ConvertedThenFailedShare: p.ConvertedThenFailedShare, UnknownStatusShare: p.UnknownStatusShare, UnknownStatus: p.UnknownStatus}
 	}
 	if _, err := o.normalize(); err != nil {
 		return Options{}, fmt.Errorf("simulator: scenario: %w", err)

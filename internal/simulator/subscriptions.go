@@ -25,7 +25,10 @@ import (
 // 0-2 eligible targets, and ineligible ones with realistic error codes
 // (IneligibleShare of the pairs have no eligible target at all).
 // Transitions last a deterministic duration in MinDuration..MaxDuration
-// and FailShare of them fail. Choices where the documentation is silent:
+// and FailShare of them fail; with Options.Partial, some convert and then
+// fail their LicenseReassignment (with two errors), and some report an
+// undocumented Conversion status forever. Choices where the documentation
+// is silent:
 //   - A second upgrade POST for an already upgraded source gets
 //     400/800012 (the source is no longer active).
 //   - A transition POST into an existing subscription (toSubscriptionId)
@@ -411,8 +414,21 @@ type transitionBody struct {
 type transition struct {
 	body      transitionBody // as requested, with the operation id
 	createdAt time.Time
-	duration  time.Duration
-	fails     bool
+	transitionFate
+}
+
+// transitionFate is how every transition of a pair runs.
+type transitionFate struct {
+	// duration is how long it runs, in simulated time.
+	duration time.Duration
+	// fails: it ends with Conversion/Failed.
+	fails bool
+	// convertedThenFails: with license transfer, Conversion completes and
+	// LicenseReassignment then fails (Options.Partial).
+	convertedThenFails bool
+	// unknown, when set, is the status the Conversion reports instead of
+	// finishing, forever (Options.Partial).
+	unknown string
 }
 
 type nceItem struct{ id, title string }
@@ -531,7 +547,7 @@ func (s *Simulator) transitionCreate(req *request) response {
 		}
 	}
 	list := s.transitions[pair]
-	if n := len(list); n > 0 && req.now.Before(list[n-1].createdAt.Add(list[n-1].duration)) {
+	if n := len(list); n > 0 && (req.now.Before(list[n-1].createdAt.Add(list[n-1].duration)) || list[n-1].unknown != "") {
 		return partnerError(http.StatusConflict, codePendingOperation, fmt.Sprintf(descPendingOperation, req.params["subscriptionId"]))
 	}
 	in.TransitionType = typ
@@ -539,8 +555,7 @@ func (s *Simulator) transitionCreate(req *request) response {
 	if in.FromSubscriptionID == "" {
 		in.FromSubscriptionID = req.params["subscriptionId"]
 	}
-	duration, fails := s.transitionRun(pair)
-	tr := &transition{body: in, createdAt: req.now, duration: duration, fails: fails}
+	tr := &transition{body: in, createdAt: req.now, transitionFate: s.transitionRun(pair)}
 	s.transitions[pair] = append(list, tr)
 	s.recordCreate(strings.ToLower(req.params["customerId"]), pair)
 	return jsonResponse(http.StatusOK, tr.view(req.now))
@@ -567,12 +582,23 @@ func targetSubscriptionRefusal(target *transitionEligibility, toID string) *resp
 	return &r
 }
 
-// transitionRun returns how long (in simulated time) every transition of
-// pair runs and whether it ends Failed.
-func (s *Simulator) transitionRun(pair string) (time.Duration, bool) {
+// transitionRun returns how every transition of pair runs: how long (in
+// simulated time), whether it ends Failed, or, with Options.Partial,
+// converted and then failed, or in an unknown status.
+func (s *Simulator) transitionRun(pair string) transitionFate {
 	spread := s.opts.MaxDuration - s.opts.MinDuration
-	duration := s.opts.MinDuration + time.Duration(s.draw(pair, "tr-duration")*float64(spread))
-	return duration, s.draw(pair, "tr-fails") < s.opts.FailShare
+	f := transitionFate{
+		duration: s.opts.MinDuration + time.Duration(s.draw(pair, "tr-duration")*float64(spread)),
+		fails:    s.draw(pair, "tr-fails") < s.opts.FailShare,
+	}
+	switch {
+	case f.fails:
+	case s.draw(pair, "tr-unknown-status") < s.opts.Partial.UnknownStatusShare:
+		f.unknown = s.opts.Partial.UnknownStatus
+	case s.draw(pair, "tr-converted-then-fails") < s.opts.Partial.ConvertedThenFailedShare:
+		f.convertedThenFails = true
+	}
+	return f
 }
 
 // view renders a transition with the events that happened by now.
@@ -591,6 +617,16 @@ func (t *transition) view(now time.Time) transitionBody {
 		out.Events = append(out.Events, ev("LicenseReassignment", "Started", half))
 	}
 	if now.Before(end) {
+		return out
+	}
+	if t.unknown != "" {
+		out.Events = append(out.Events, ev("Conversion", t.unknown, end))
+		return out
+	}
+	if license && t.convertedThenFails {
+		out.Events = append(out.Events, ev("Conversion", "Completed", end), ev("LicenseReassignment", "Failed", end,
+			transitionErrorBody{12, "License transfer failed for one or more users."},
+			transitionErrorBody{0, "The licenses of 2 users could not be reassigned: they already hold conflicting licenses."}))
 		return out
 	}
 	if t.fails {

@@ -178,13 +178,18 @@ func (s *Store) MarkStuck(ctx context.Context, id int64, worker string) error {
 type Transition struct {
 	From, To     upgrade.Status
 	Reason       string // free text for the item's history
-	ErrorCode    string // Partner Center error code, for failed and ineligible items
+	ErrorCode    string // Partner Center error code, for failed and ineligible items (and completed ones needing attention)
 	ErrorMessage string // Partner Center's description or reason
 	Worker       string // who made the change, for the item's history
 	// GaveUp marks a failure the service decided rather than Partner
 	// Center: attempts spent on errors that are not Partner Center's answer
 	// about the item. The automatic halt does not count it.
 	GaveUp bool
+	// Attention flags a completed item whose result is partial (a failed
+	// line item, license faults, a failed event after the conversion): a
+	// person must look at it. ErrorCode and ErrorMessage say why. Any
+	// transition without it clears the flag.
+	Attention bool
 }
 
 // TransitionItem moves an item from t.From to t.To, enforcing the state
@@ -203,12 +208,13 @@ func (s *Store) TransitionItem(ctx context.Context, id int64, t Transition) erro
 		with changed as (
 		    update batch_items
 		    set status = $3, error_code = $4, error_message = $5, status_changed_at = now(),
-		        stuck_at = case when $3 = 'in_progress' then stuck_at else null end
+		        stuck_at = case when $3 = 'in_progress' then stuck_at else null end,
+		        attention = $8
 		    where id = $1 and status = $2
 		    returning id, generation)
 		insert into item_events (item_id, from_status, to_status, reason, generation, error_code, worker, gave_up)
-		select id, $2, $3, $6, generation, $4, $7, $8 from changed`,
-		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason, t.Worker, t.GaveUp)
+		select id, $2, $3, $6, generation, $4, $7, $9 from changed`,
+		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason, t.Worker, t.Attention, t.GaveUp)
 	if err != nil {
 		return fmt.Errorf("item %d: %s -> %s: %w", id, t.From, t.To, err)
 	}

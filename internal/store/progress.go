@@ -44,8 +44,8 @@ type Progress struct {
 	// been in progress; nil when none is.
 	OldestInProgress *time.Duration
 	// TopErrors are the most frequent error codes of the batch's failed and
-	// ineligible items, most frequent first (items without a code are left
-	// out).
+	// ineligible items and of its items flagged for attention, most
+	// frequent first (items without a code are left out).
 	TopErrors []ErrorCount
 }
 
@@ -59,7 +59,7 @@ type ErrorCount struct {
 // LongWindow (from item_events), the age of its oldest item in progress and
 // its topErrors most frequent error codes. Each part reads only what it
 // needs: the recent events through item_events_created_idx, then the batch's
-// items in progress, and its failed and ineligible items.
+// items in progress, and its failed, ineligible and attention items.
 func (s *Store) Progress(ctx context.Context, batchID int64, topErrors int) (Progress, error) {
 	var p Progress
 	var oldest *float64
@@ -84,7 +84,7 @@ func (s *Store) Progress(ctx context.Context, batchID int64, topErrors int) (Pro
 	}
 	rows, err := s.db.Query(ctx, `
 		select error_code, count(*)::int as n from batch_items
-		where batch_id = $1 and status in ('failed', 'ineligible') and error_code <> ''
+		where batch_id = $1 and (status in ('failed', 'ineligible') or attention) and error_code <> ''
 		group by error_code
 		order by n desc, error_code
 		limit $2`, batchID, topErrors)
@@ -107,6 +107,8 @@ type BatchProgress struct {
 	// SettledShort and SettledLong are as in Progress.
 	SettledShort int
 	SettledLong  int
+	// Attention counts the items flagged for attention (see AttentionCount).
+	Attention int
 }
 
 // rowWithExtra scans a batch row followed by more columns into extra.
@@ -123,7 +125,8 @@ func (r rowWithExtra) Scan(dest ...any) error { return r.Row.Scan(append(dest, r
 // can have any: a completed batch, or a cancelled one with its completion
 // time, has none (RollUpBatches sets them so only then), so the cost follows
 // the items of the unfinished batches. The recent events are read as in
-// Progress.
+// Progress; the items needing attention through batch_items_attention_idx,
+// which holds only them.
 func (s *Store) BatchesProgress(ctx context.Context) ([]BatchProgress, error) {
 	rows, err := s.db.Query(ctx, `
 		with settled as (
@@ -132,7 +135,7 @@ func (s *Store) BatchesProgress(ctx context.Context) ([]BatchProgress, error) {
 		           count(*)::int as long
 		    `+settledEvents+`
 		    group by i.batch_id)
-		select `+batchColumns+`, coalesce(o.n, 0), coalesce(s.short, 0), coalesce(s.long, 0)
+		select `+batchColumns+`, coalesce(o.n, 0), coalesce(s.short, 0), coalesce(s.long, 0), a.n
 		from batches
 		left join lateral (
 		    select count(*)::int as n from batch_items i
@@ -140,6 +143,9 @@ func (s *Store) BatchesProgress(ctx context.Context) ([]BatchProgress, error) {
 		      and not (batches.status = 'cancelled' and batches.completed_at is not null)
 		      and i.batch_id = batches.id and i.status in ('pending', 'in_progress')) o on true
 		left join settled s on s.batch_id = batches.id
+		cross join lateral (
+		    select count(*)::int as n from batch_items i
+		    where i.batch_id = batches.id and i.attention) a
 		order by batches.id desc`)
 	if err != nil {
 		return nil, fmt.Errorf("list batches with progress: %w", err)
@@ -148,7 +154,7 @@ func (s *Store) BatchesProgress(ctx context.Context) ([]BatchProgress, error) {
 	var out []BatchProgress
 	for rows.Next() {
 		var bp BatchProgress
-		bp.Batch, err = scanBatch(rowWithExtra{Row: rows, extra: []any{&bp.Open, &bp.SettledShort, &bp.SettledLong}})
+		bp.Batch, err = scanBatch(rowWithExtra{Row: rows, extra: []any{&bp.Open, &bp.SettledShort, &bp.SettledLong, &bp.Attention}})
 		if err != nil {
 			return nil, fmt.Errorf("list batches with progress: %w", err)
 		}

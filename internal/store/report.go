@@ -35,6 +35,17 @@ type ReportRow struct {
 	DetailName     string
 	DetailStatus   string
 	DetailTime     *time.Time
+	// DetailUserName and DetailEmail are the user of a license error.
+	DetailUserName string
+	DetailEmail    string
+
+	// Attention, ItemErrorCode and ItemErrorMessage are the item's own,
+	// on every row of the item: whether a person must look at it, and its
+	// error (why it failed, was ineligible or needs attention), which a
+	// line item or detail row's own error never replaces.
+	Attention        bool
+	ItemErrorCode    string
+	ItemErrorMessage string
 }
 
 // ReportRows streams a batch's report rows, in CSV line order and then line
@@ -53,7 +64,8 @@ func (s *Store) ReportRows(ctx context.Context, batchID int64, fn func(ReportRow
 		       case when i.chosen_target <> '' then i.chosen_target else i.target_id end,
 		       case when i.chosen_type <> '' then i.chosen_type
 		            else coalesce(i.options->>'upgrade_type', i.options->>'transition_type', '') end,
-		       coalesce(d.kind, ''), coalesce(d.name, ''), coalesce(d.status, ''), d.occurred_at
+		       coalesce(d.kind, ''), coalesce(d.name, ''), coalesce(d.status, ''), d.occurred_at,
+		       coalesce(d.user_name, ''), coalesce(d.email, ''), i.attention, i.error_code, i.error_message
 		from batch_items i
 		left join upgrades u on u.item_id = i.id and u.generation = i.generation
 		left join line_items l on l.item_id = i.id and l.generation = i.generation
@@ -69,7 +81,8 @@ func (s *Store) ReportRows(ctx context.Context, batchID int64, fn func(ReportRow
 		if err := rows.Scan(&r.LineNumber, &r.CustomerID, &r.ProductFamily, &r.Status, &r.UpgradeID,
 			&r.LineItemStatus, &r.SourceProductID, &r.SourceProductName, &r.TargetProductID,
 			&r.TargetProductName, &r.UpgradedDate, &r.ErrorCode, &r.ErrorMessage,
-			&r.SubscriptionID, &r.Target, &r.Type, &r.DetailKind, &r.DetailName, &r.DetailStatus, &r.DetailTime); err != nil {
+			&r.SubscriptionID, &r.Target, &r.Type, &r.DetailKind, &r.DetailName, &r.DetailStatus, &r.DetailTime,
+			&r.DetailUserName, &r.DetailEmail, &r.Attention, &r.ItemErrorCode, &r.ItemErrorMessage); err != nil {
 			return fmt.Errorf("report of batch %d: %w", batchID, err)
 		}
 		if err := fn(r); err != nil {

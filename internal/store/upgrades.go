@@ -26,14 +26,23 @@ const (
 	DetailEvent        = "event"         // a transition event
 )
 
-// Detail is one upgrade error, license error or transition event.
+// Detail is one upgrade error, license error or transition event. An event
+// with several errors is one Detail per error.
 type Detail struct {
 	Kind       string
 	Name       string // event name, or the user object id of a license error
 	Status     string // event status
-	Code       string
-	Message    string
+	Code       string // the error code exactly as Partner Center sent it
+	Message    string // the error text, with its additional details and source
 	OccurredAt *time.Time
+	// UserName and Email are the user of a license error.
+	UserName string
+	Email    string
+	// Source is the component that reported a license fault;
+	// AdditionalDetails an upgrade error's additionalDetails (and a
+	// fault's data). Both are part of Message too.
+	Source            string
+	AdditionalDetails string
 }
 
 // AdoptUpgrade records that Partner Center object upgradeID (a product
@@ -101,9 +110,11 @@ func (s *Store) ReplaceDetails(ctx context.Context, itemID int64, generation int
 	}
 	for i, d := range details {
 		_, err := s.db.Exec(ctx, `
-			insert into item_details (item_id, generation, position, kind, name, status, code, message, occurred_at)
-			values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			itemID, generation, i, d.Kind, d.Name, d.Status, d.Code, d.Message, d.OccurredAt)
+			insert into item_details (item_id, generation, position, kind, name, status, code, message, occurred_at,
+			    user_name, email, source, additional_details)
+			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			itemID, generation, i, d.Kind, d.Name, d.Status, d.Code, d.Message, d.OccurredAt,
+			d.UserName, d.Email, d.Source, d.AdditionalDetails)
 		if err != nil {
 			return fmt.Errorf("insert detail %d of item %d: %w", i, itemID, err)
 		}
