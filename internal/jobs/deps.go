@@ -72,4 +72,7 @@ type Deps struct {
 	// Observe, when set, hears about every item status change a job makes
 	// (for metrics).
 	Observe func(op upgrade.Operation, to upgrade.Status, errorCode string)
+	// ObserveRecordFailure, when set, hears about every Partner Center call
+	// whose api_calls row could not be written (for metrics).
+	ObserveRecordFailure func(operation string)
 }

@@ -55,6 +55,7 @@ type Metrics struct {
 	tokens      *prometheus.CounterVec
 	transitions *prometheus.CounterVec
 	failed      *prometheus.CounterVec
+	unrecorded  *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -91,6 +92,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_items_failed_total",
 			Help: "Items that reached failed, by operation and the error code recorded on the item.",
 		}, []string{"operation", "error_code"}),
+		unrecorded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_call_record_failures_total",
+			Help: "Partner Center calls whose api_calls row could not be written after retries; each failed its job, which repeats the call with the same MS-RequestId.",
+		}, []string{"operation"}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -99,6 +104,9 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		m.latency.WithLabelValues(op)
 		m.throttled.WithLabelValues(op)
 		m.retryAfter.WithLabelValues(op)
+		if op != OpToken {
+			m.unrecorded.WithLabelValues(op)
+		}
 	}
 	for _, r := range []string{"success", "failure"} {
 		m.tokens.WithLabelValues(r)
@@ -119,7 +127,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.unrecorded, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -166,6 +174,12 @@ func (m *Metrics) ObserveItem(op upgrade.Operation, to upgrade.Status, errorCode
 	if to == upgrade.StatusFailed {
 		m.failed.WithLabelValues(string(op), ErrorCodeLabel(errorCode)).Inc()
 	}
+}
+
+// ObserveRecordFailure counts a Partner Center call that could not be
+// recorded (jobs.Deps.ObserveRecordFailure).
+func (m *Metrics) ObserveRecordFailure(operation string) {
+	m.unrecorded.WithLabelValues(operation).Inc()
 }
 
 var boundedCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)

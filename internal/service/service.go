@@ -160,6 +160,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		AuthPause:         cfg.Workers.AuthPause,
 		Halt:              store.HaltPolicy{FailureRate: cfg.Halt.FailureRate, Window: cfg.Halt.Window, MinItems: cfg.Halt.MinItems},
 		Observe:           m.ObserveItem,
+
+		ObserveRecordFailure: m.ObserveRecordFailure,
 	}
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, deps); err != nil {

@@ -202,8 +202,8 @@ func (s *Store) TransitionItem(ctx context.Context, id int64, t Transition) erro
 		        stuck_at = case when $3 = 'in_progress' then stuck_at else null end
 		    where id = $1 and status = $2
 		    returning id, generation)
-		insert into item_events (item_id, from_status, to_status, reason, generation, error_code, worker)
-		select id, $2, $3, $6, generation, $4, $7 from changed`,
+		insert into item_events (item_id, from_status, to_status, reason, generation, error_code, worker, error_message)
+		select id, $2, $3, $6, generation, $4, $7, $5 from changed`,
 		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason, t.Worker)
 	if err != nil {
 		return fmt.Errorf("item %d: %s -> %s: %w", id, t.From, t.To, err)
