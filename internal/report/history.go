@@ -307,19 +307,19 @@ func attemptSuffix(a Attempt) string {
 	return ": " + strings.Join(parts, ", ")
 }
 
-// errorSuffix is " error CODE: MESSAGE" (either part may be missing), or ""
-// without either.
+// errorSuffix is "; error CODE: MESSAGE" (either part may be missing), or
+// "" without either.
 func errorSuffix(code, message string) string {
 	code, message = oneLine(code), oneLine(message)
 	switch {
 	case code == "" && message == "":
 		return ""
 	case message == "":
-		return " error " + code
+		return "; error " + code
 	case code == "":
-		return " error: " + message
+		return "; error: " + message
 	}
-	return " error " + code + ": " + message
+	return "; error " + code + ": " + message
 }
 
 // oneLine keeps a text on its line and out of the table's columns.
