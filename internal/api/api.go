@@ -1,7 +1,8 @@
 // Package api serves the operator HTTP API under /api/v1, behind bearer-token
 // authentication: batch import (CSV upload), status, reports (CSV, JSON, the
-// failed items as an import file), item histories and the batch controls (pause, resume,
-// cancel, retry of failed items). The contract is docs/openapi.yaml.
+// failed items as an import file), item histories and the batch controls
+// (pause, resume, cancel, retry of failed items). The contract is
+// docs/openapi.yaml.
 package api
 
 import (
