@@ -1,7 +1,8 @@
 // Package api serves the operator HTTP API under /api/v1, behind bearer-token
 // authentication: batch import (CSV upload), status, reports (CSV, JSON, the
-// failed items as an import file) and the batch controls (pause, resume,
-// cancel, retry of failed items). The contract is docs/openapi.yaml.
+// failed items as an import file), item histories and the batch controls
+// (pause, resume, cancel, retry of failed items). The contract is
+// docs/openapi.yaml.
 package api
 
 import (
@@ -48,6 +49,7 @@ func New(st *store.Store, ctl *control.Controller, queued func(context.Context, 
 	h.mux.HandleFunc("POST /api/v1/batches", h.createBatch)
 	h.mux.HandleFunc("GET /api/v1/batches/{name}", h.batchStatus)
 	h.mux.HandleFunc("GET /api/v1/batches/{name}/report", h.batchReport)
+	h.mux.HandleFunc("GET /api/v1/batches/{name}/items/{customer_id}/history", h.itemHistory)
 	h.mux.HandleFunc("POST /api/v1/batches/{name}/pause", h.act(h.control.Pause))
 	h.mux.HandleFunc("POST /api/v1/batches/{name}/resume", h.act(h.control.Resume))
 	h.mux.HandleFunc("POST /api/v1/batches/{name}/cancel", h.act(h.control.Cancel))

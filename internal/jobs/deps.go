@@ -92,4 +92,7 @@ type Deps struct {
 	// ObserveAttention, when set, hears about every item a job flags for
 	// attention, with the item's error code (for metrics).
 	ObserveAttention func(op upgrade.Operation, errorCode string)
+	// ObserveRecordFailure, when set, hears about every Partner Center call
+	// whose api_calls row could not be written (for metrics).
+	ObserveRecordFailure func(operation string)
 }

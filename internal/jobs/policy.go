@@ -153,42 +153,6 @@ func settled(ctx context.Context, d *Deps, it store.Item, t store.Transition) {
 	}
 }
 
-// record writes one api_calls row and one log line for a Partner Center
-// request. A failure to record is logged, not returned: the call happened
-// either way and the job's outcome must follow Partner Center's answer.
-func record(ctx context.Context, d *Deps, it store.Item, resp *partnercenter.Response, callErr error) {
-	if resp == nil {
-		return
-	}
-	c := store.APICall{
-		BatchID:         it.BatchID,
-		ItemID:          it.ID,
-		Operation:       resp.Operation,
-		HTTPStatus:      resp.Status(),
-		RequestID:       resp.RequestID,
-		CorrelationID:   resp.CorrelationID,
-		ServerRequestID: resp.ServerRequestID,
-		Duration:        resp.Duration,
-		ErrorCode:       partnercenter.ErrorCode(callErr),
-		Generation:      it.Generation,
-		Worker:          d.Worker,
-	}
-	attrs := []any{
-		slog.String("batch", it.BatchName), slog.Int64("item", it.ID), slog.String("operation", c.Operation),
-		slog.Int("http_status", c.HTTPStatus), slog.String("ms_request_id", c.RequestID),
-		slog.String("ms_correlation_id", c.CorrelationID), slog.Duration("duration", c.Duration),
-	}
-	if callErr != nil {
-		d.Logger.WarnContext(ctx, "partner center call failed", append(attrs, slog.String("error_code", c.ErrorCode), slog.String("error", callErr.Error()))...)
-	} else {
-		d.Logger.DebugContext(ctx, "partner center call", attrs...)
-	}
-	if err := d.Store.RecordAPICall(context.WithoutCancel(ctx), c); err != nil {
-		d.Logger.ErrorContext(ctx, "recording partner center call", slog.String("error", err.Error()))
-	}
-	answered(ctx, d, it, resp, callErr)
-}
-
 // call returns the Call for a request about item it: the batch's
 // correlation id, and requestID when the request must be repeatable.
 func call(it store.Item, requestID string) partnercenter.Call {

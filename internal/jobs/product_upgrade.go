@@ -58,7 +58,9 @@ func (w *CreateUpgradeWorker) Work(ctx context.Context, job *river.Job[CreateUpg
 		return err
 	}
 	el, resp, err := d.Upgrades.Eligibility(ctx, call(it, ""), req)
-	record(ctx, d, it, resp, err)
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return rerr
+	}
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpProductUpgradeEligibility, err)
 	}
@@ -91,7 +93,9 @@ func (w *CreateUpgradeWorker) Work(ctx context.Context, job *river.Job[CreateUpg
 		return err
 	}
 	id, resp, err := d.Upgrades.Create(ctx, call(it, createRequestID(it)), req)
-	record(ctx, d, it, resp, err)
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return rerr
+	}
 	if err != nil && definiteAnswer(resp) {
 		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
 			return aerr
@@ -148,7 +152,9 @@ func (w *PollStatusWorker) Work(ctx context.Context, job *river.Job[PollStatusAr
 		return err
 	}
 	st, resp, err := d.Upgrades.Status(ctx, call(it, ""), it.UpgradeID, req)
-	record(ctx, d, it, resp, err)
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return rerr
+	}
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpProductUpgradeStatus, err)
 	}

@@ -60,7 +60,9 @@ func (w *SubscriptionUpgradeWorker) Work(ctx context.Context, job *river.Job[Sub
 		return err
 	}
 	paths, resp, err := d.Subscriptions.List(ctx, call(it, ""), it.CustomerID, it.SubscriptionID)
-	record(ctx, d, it, resp, err)
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return rerr
+	}
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpSubscriptionUpgradeList, err)
 	}
@@ -91,7 +93,9 @@ func (w *SubscriptionUpgradeWorker) Work(ctx context.Context, job *river.Job[Sub
 		return err
 	}
 	res, resp, err := d.Subscriptions.Perform(ctx, call(it, createRequestID(it)), it.CustomerID, it.SubscriptionID, chosen)
-	record(ctx, d, it, resp, err)
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return rerr
+	}
 	if err != nil && definiteAnswer(resp) {
 		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
 			return aerr

@@ -60,7 +60,9 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 		return err
 	}
 	history, resp, err := d.Transitions.List(ctx, call(it, ""), it.CustomerID, it.SubscriptionID, "")
-	record(ctx, d, it, resp, err)
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return rerr
+	}
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionList, err)
 	}
@@ -94,7 +96,9 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 		return err
 	}
 	items, resp, err := d.Transitions.Eligibilities(ctx, call(it, ""), it.CustomerID, it.SubscriptionID, partnercenter.EligibilityImmediate)
-	record(ctx, d, it, resp, err)
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return rerr
+	}
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionEligibility, err)
 	}
@@ -146,7 +150,9 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 		return err
 	}
 	created, resp, err := d.Transitions.Create(ctx, call(it, createRequestID(it)), it.CustomerID, it.SubscriptionID, body)
-	record(ctx, d, it, resp, err)
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return rerr
+	}
 	if err != nil && definiteAnswer(resp) {
 		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
 			return aerr
@@ -212,7 +218,9 @@ func (w *PollTransitionWorker) Work(ctx context.Context, job *river.Job[PollTran
 		return err
 	}
 	list, resp, err := d.Transitions.List(ctx, call(it, ""), it.CustomerID, it.SubscriptionID, it.UpgradeID)
-	record(ctx, d, it, resp, err)
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return rerr
+	}
 	if err != nil {
 		return outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionList, err)
 	}

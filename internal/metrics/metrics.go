@@ -61,6 +61,7 @@ type Metrics struct {
 	alertAfter  prometheus.Gauge
 	poisoned    *prometheus.CounterVec
 	attention   *prometheus.CounterVec
+	unrecorded  *prometheus.CounterVec
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -109,6 +110,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_items_attention_total",
 			Help: "Items flagged for attention (completed only in part, or reporting a status the service does not know), by operation and the error code recorded on the item.",
 		}, []string{"operation", "error_code"}),
+		unrecorded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_call_record_failures_total",
+			Help: "Partner Center calls whose api_calls row could not be written after retries; each failed its job, which repeats the call with the same MS-RequestId.",
+		}, []string{"operation"}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -117,6 +122,9 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		m.latency.WithLabelValues(op)
 		m.throttled.WithLabelValues(op)
 		m.retryAfter.WithLabelValues(op)
+		if op != OpToken {
+			m.unrecorded.WithLabelValues(op)
+		}
 	}
 	for _, r := range []string{"success", "failure"} {
 		m.tokens.WithLabelValues(r)
@@ -141,7 +149,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, m.attention, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, m.attention, m.unrecorded, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -223,6 +231,12 @@ func AttentionCodes(op upgrade.Operation) []string {
 	default:
 		return nil
 	}
+}
+
+// ObserveRecordFailure counts a Partner Center call that could not be
+// recorded (jobs.Deps.ObserveRecordFailure).
+func (m *Metrics) ObserveRecordFailure(operation string) {
+	m.unrecorded.WithLabelValues(operation).Inc()
 }
 
 var boundedCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)

@@ -15,20 +15,25 @@ type APICall struct {
 	RequestID       string
 	CorrelationID   string
 	ServerRequestID string
-	Duration        time.Duration
-	ErrorCode       string
-	Generation      int    // the item's generation when the call was made
-	Worker          string // the process that made the call
+	// CV is the MS-CV header Partner Center returned, and RequestCV the one
+	// sent (the only trace of a call that got no answer).
+	CV           string
+	RequestCV    string
+	Duration     time.Duration
+	ErrorCode    string
+	ErrorMessage string // Partner Center's description, or what went wrong on the way
+	Generation   int    // the item's generation when the call was made
+	Worker       string // the process that made the call
 }
 
 // RecordAPICall appends one row to the api_calls table.
 func (s *Store) RecordAPICall(ctx context.Context, c APICall) error {
 	_, err := s.db.Exec(ctx, `
 		insert into api_calls (batch_id, item_id, operation, http_status, request_id, correlation_id,
-		    server_request_id, duration_seconds, error_code, generation, worker)
-		values (nullif($1, 0), nullif($2, 0), $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		    server_request_id, duration_seconds, error_code, generation, worker, ms_cv, request_cv, error_message)
+		values (nullif($1, 0), nullif($2, 0), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.BatchID, c.ItemID, c.Operation, c.HTTPStatus, c.RequestID, c.CorrelationID,
-		c.ServerRequestID, c.Duration.Seconds(), c.ErrorCode, c.Generation, c.Worker)
+		c.ServerRequestID, c.Duration.Seconds(), c.ErrorCode, c.Generation, c.Worker, c.CV, c.RequestCV, c.ErrorMessage)
 	if err != nil {
 		return fmt.Errorf("record %s call for item %d: %w", c.Operation, c.ItemID, err)
 	}
@@ -39,7 +44,8 @@ func (s *Store) RecordAPICall(ctx context.Context, c APICall) error {
 func (s *Store) APICalls(ctx context.Context, itemID int64) ([]APICall, error) {
 	rows, err := s.db.Query(ctx, `
 		select coalesce(batch_id, 0), coalesce(item_id, 0), operation, http_status, request_id,
-		       correlation_id, server_request_id, duration_seconds, error_code, generation, worker
+		       correlation_id, server_request_id, duration_seconds, error_code, generation, worker,
+		       ms_cv, request_cv, error_message
 		from api_calls where item_id = $1 order by id`, itemID)
 	if err != nil {
 		return nil, fmt.Errorf("read calls of item %d: %w", itemID, err)
@@ -50,7 +56,8 @@ func (s *Store) APICalls(ctx context.Context, itemID int64) ([]APICall, error) {
 		var c APICall
 		var secs float64
 		if err := rows.Scan(&c.BatchID, &c.ItemID, &c.Operation, &c.HTTPStatus, &c.RequestID,
-			&c.CorrelationID, &c.ServerRequestID, &secs, &c.ErrorCode, &c.Generation, &c.Worker); err != nil {
+			&c.CorrelationID, &c.ServerRequestID, &secs, &c.ErrorCode, &c.Generation, &c.Worker,
+			&c.CV, &c.RequestCV, &c.ErrorMessage); err != nil {
 			return nil, fmt.Errorf("read calls of item %d: %w", itemID, err)
 		}
 		c.Duration = time.Duration(secs * float64(time.Second))

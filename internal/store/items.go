@@ -212,8 +212,8 @@ func (s *Store) TransitionItem(ctx context.Context, id int64, t Transition) erro
 		        attention = $8
 		    where id = $1 and status = $2
 		    returning id, generation)
-		insert into item_events (item_id, from_status, to_status, reason, generation, error_code, worker, gave_up)
-		select id, $2, $3, $6, generation, $4, $7, $9 from changed`,
+		insert into item_events (item_id, from_status, to_status, reason, generation, error_code, worker, gave_up, error_message)
+		select id, $2, $3, $6, generation, $4, $7, $9, $5 from changed`,
 		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason, t.Worker, t.Attention, t.GaveUp)
 	if err != nil {
 		return fmt.Errorf("item %d: %s -> %s: %w", id, t.From, t.To, err)

@@ -1,0 +1,4 @@
+package jobs
+
+// RecordAttempts is recordAttempts, for tests.
+const RecordAttempts = recordAttempts
