@@ -230,6 +230,25 @@ func TestSubscriptionUpgradeWithLicenseFaultsNeedsAttention(t *testing.T) {
 	require.NotEmpty(t, user)
 	require.NotEmpty(t, email)
 	require.NotEmpty(t, source, "the item's details keep the user and the fault's source")
+
+	// The history names the user of each license fault.
+	i := picked[0]
+	h, err := report.LoadHistory(context.Background(), w.st, b, customers[i], subs[i])
+	require.NoError(t, err)
+	var named int
+	for _, ih := range h.Items {
+		for _, a := range ih.Attempts {
+			for _, d := range a.Details {
+				if d.Kind == "license_error" {
+					require.NotEmpty(t, d.UserName)
+					require.Contains(t, d.Email, "@")
+					require.NotEmpty(t, d.Source)
+					named++
+				}
+			}
+		}
+	}
+	require.Len(t, w.sim.PredictSubscriptionUpgrade(customers[i], subs[i]).LicenseFaults, named, "every license fault in the history")
 }
 
 // A transition that converted the subscription but whose license

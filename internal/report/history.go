@@ -102,6 +102,13 @@ type DetailRow struct {
 	ErrorCode    string     `json:"error_code"`
 	ErrorMessage string     `json:"error_message"`
 	OccurredAt   *time.Time `json:"occurred_at"`
+	// UserName and Email name the user of a license fault; Source is the
+	// component that reported it; AdditionalDetails is an upgrade error's
+	// additionalDetails.
+	UserName          string `json:"user_name,omitempty"`
+	Email             string `json:"email,omitempty"`
+	Source            string `json:"source,omitempty"`
+	AdditionalDetails string `json:"additional_details,omitempty"`
 }
 
 // LoadHistory reads the history of batch b's items for customerID (and
@@ -190,6 +197,7 @@ func loadItemHistory(ctx context.Context, st *store.Store, it store.HistoryItem)
 		for _, d := range r.Details {
 			a.Details = append(a.Details, DetailRow{
 				Kind: d.Kind, Name: d.Name, Status: d.Status, ErrorCode: d.Code, ErrorMessage: d.Message, OccurredAt: d.OccurredAt,
+				UserName: d.UserName, Email: d.Email, Source: d.Source, AdditionalDetails: d.AdditionalDetails,
 			})
 		}
 	}
@@ -234,7 +242,7 @@ func WriteHistoryText(w io.Writer, h History) error {
 				fmt.Fprintln(tw, "details:")
 				for n, d := range a.Details {
 					fmt.Fprintf(tw, "  %d. %s", n+1, d.Kind)
-					for _, s := range []string{d.Name, d.Status} {
+					for _, s := range []string{d.Name, d.UserName, d.Email, d.Status} {
 						if s != "" {
 							fmt.Fprintf(tw, " %s", s)
 						}

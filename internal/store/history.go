@@ -202,7 +202,7 @@ func (s *Store) ItemResults(ctx context.Context, itemID int64) ([]AttemptResult,
 	}
 
 	rows, err = s.db.Query(ctx, `
-		select generation, kind, name, status, code, message, occurred_at
+		select generation, kind, name, status, code, message, occurred_at, user_name, email, source, additional_details
 		from item_details where item_id = $1 order by generation, position`, itemID)
 	if err != nil {
 		return nil, fmt.Errorf("details of item %d: %w", itemID, err)
@@ -210,7 +210,7 @@ func (s *Store) ItemResults(ctx context.Context, itemID int64) ([]AttemptResult,
 	for rows.Next() {
 		var g int
 		var d Detail
-		if err := rows.Scan(&g, &d.Kind, &d.Name, &d.Status, &d.Code, &d.Message, &d.OccurredAt); err != nil {
+		if err := rows.Scan(&g, &d.Kind, &d.Name, &d.Status, &d.Code, &d.Message, &d.OccurredAt, &d.UserName, &d.Email, &d.Source, &d.AdditionalDetails); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("details of item %d: %w", itemID, err)
 		}
