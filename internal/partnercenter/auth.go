@@ -36,7 +36,9 @@ const (
 	defaultTokenURLFormat = "https://login.microsoftonline.com/%s/oauth2/v2.0/token"
 
 	// tokenExpiryBuffer renews a token this long before it expires, so a
-	// request never leaves with a token about to lapse.
+	// request never leaves with a token about to lapse; a token that lives
+	// less than twice as long is renewed half-way through its life instead
+	// (see tokenCache).
 	tokenExpiryBuffer = time.Minute
 
 	maxTokenResponse = 1 << 20
@@ -227,8 +229,12 @@ func isV1TokenURL(raw string) bool {
 // credentials grant (app-only). Both send the scope (DefaultScope for a v2.0
 // endpoint unless creds.Scope says otherwise) and, for a v1 endpoint or when
 // creds.Resource is set, the resource. Tokens are cached and renewed a
-// minute before they expire. A refresh token the endpoint rotates replaces
-// the old one in memory and, with a RefreshTokenStore, in the store.
+// minute before they expire, or half-way through their life when they live
+// less than two minutes; calls that need a token while one is being asked
+// for wait for that one request and share its result, so the client has at
+// most one token request in flight. A refresh token the endpoint rotates
+// replaces the old one in memory and, with a RefreshTokenStore, in the
+// store.
 //
 // A token endpoint that refuses becomes a *TokenError (IsAuth and
 // IsTokenFailure report it), whose text never carries the secret or the
@@ -239,6 +245,12 @@ func isV1TokenURL(raw string) bool {
 // DefaultHTTPTimeout. ctx supplies values for token requests, but its
 // cancellation is ignored: the returned client outlives it.
 func NewHTTPClient(ctx context.Context, creds Credentials, base *http.Client) (*http.Client, error) {
+	return newHTTPClient(ctx, creds, base, time.Now)
+}
+
+// newHTTPClient is NewHTTPClient with the clock token renewals are scheduled
+// on.
+func newHTTPClient(ctx context.Context, creds Credentials, base *http.Client, now func() time.Time) (*http.Client, error) {
 	if err := creds.Validate(); err != nil {
 		return nil, err
 	}
@@ -289,7 +301,7 @@ func NewHTTPClient(ctx context.Context, creds Credentials, base *http.Client) (*
 			AuthStyle:      oauth2.AuthStyleInParams,
 		}
 		// cc.Token fetches a new token on every call; the caching is done
-		// once, below, with our expiry buffer.
+		// once, below, by tokenCache.
 		src = tokenSourceFunc(func() (*oauth2.Token, error) {
 			tok, err := cc.Token(tokenCtx)
 			var re *oauth2.RetrieveError
@@ -311,7 +323,7 @@ func NewHTTPClient(ctx context.Context, creds Credentials, base *http.Client) (*
 	return &http.Client{
 		Transport: &oauth2.Transport{
 			Base:   base.Transport,
-			Source: oauth2.ReuseTokenSourceWithExpiry(nil, src, tokenExpiryBuffer),
+			Source: newTokenCache(src, tokenExpiryBuffer, now),
 		},
 		CheckRedirect: base.CheckRedirect,
 		Jar:           base.Jar,

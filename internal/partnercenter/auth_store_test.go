@@ -47,8 +47,8 @@ func (s *memoryStore) get() (string, []string) {
 
 // rotatingTokenServer is an Entra stand-in that rotates refresh tokens
 // rt1 -> rt2 -> rt3 ... and rejects a token once it has been rotated, with
-// invalid_grant. Every access token lives one second, shorter than the
-// client's renewal buffer, so every API call refreshes.
+// invalid_grant. Every access token lives one second; the tests move their
+// clock past that before each call, so every API call refreshes.
 type rotatingTokenServer struct {
 	mu      sync.Mutex
 	current int      // the only valid refresh token is "rt<current>"
@@ -92,11 +92,12 @@ func TestNewHTTPClient_refreshTokenStoreSharedByReplicas(t *testing.T) {
 	t.Cleanup(api.Close)
 
 	store := &memoryStore{} // empty: both replicas start from their configuration
+	clock := newTestClock()
 	replica := func() *Client {
-		hc, err := NewHTTPClient(t.Context(), Credentials{
+		hc, err := newHTTPClient(t.Context(), Credentials{
 			ClientID: "app-id", ClientSecret: testClientSecret, RefreshToken: "rt1",
 			TokenURL: tokens.URL + "/t/oauth2/v2.0/token", RefreshTokenStore: store,
-		}, api.Client())
+		}, api.Client(), clock.Now)
 		require.NoError(t, err)
 		c, err := NewClient(hc, WithBaseURL(api.URL))
 		require.NoError(t, err)
@@ -112,12 +113,14 @@ func TestNewHTTPClient_refreshTokenStoreSharedByReplicas(t *testing.T) {
 	require.Equal(t, []string{"rt2"}, saves)
 
 	// Replica B, configured with the now redeemed rt1, loads rt2 instead.
+	clock.Advance(2 * time.Second)
 	require.NoError(t, eligibility(t, b))
 	stored, _ = store.get()
 	require.Equal(t, "rt3", stored)
 	require.Equal(t, []string{"rt1", "rt2"}, entra.presented())
 
 	// And A, whose in-memory token (rt2) is stale by now, loads rt3.
+	clock.Advance(2 * time.Second)
 	require.NoError(t, eligibility(t, a))
 	require.Equal(t, []string{"rt1", "rt2", "rt3"}, entra.presented())
 
@@ -150,9 +153,10 @@ func TestNewHTTPClient_refreshTokenStoreSaveFails(t *testing.T) {
 	t.Cleanup(api.Close)
 
 	store := &memoryStore{token: "rt1", saveErr: errors.New("database is down")}
-	hc, err := NewHTTPClient(t.Context(), Credentials{
+	clock := newTestClock()
+	hc, err := newHTTPClient(t.Context(), Credentials{
 		ClientID: "app-id", ClientSecret: testClientSecret, TokenURL: tokens.URL + "/t/oauth2/v2.0/token", RefreshTokenStore: store,
-	}, api.Client())
+	}, api.Client(), clock.Now)
 	require.NoError(t, err)
 	c, err := NewClient(hc, WithBaseURL(api.URL))
 	require.NoError(t, err)
@@ -164,6 +168,7 @@ func TestNewHTTPClient_refreshTokenStoreSaveFails(t *testing.T) {
 	store.mu.Lock()
 	store.saveErr = nil
 	store.mu.Unlock()
+	clock.Advance(2 * time.Second) // the access token has expired
 	require.NoError(t, eligibility(t, c))
 	require.Equal(t, []string{"rt1", "rt2"}, entra.presented())
 	stored, saves := store.get()

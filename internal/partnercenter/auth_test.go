@@ -72,13 +72,19 @@ func receiveToken(t *testing.T, ch <-chan tokenRequest) tokenRequest {
 // a channel of the Authorization headers the API server saw.
 func apiWithAuth(t *testing.T, creds Credentials) (*Client, <-chan string) {
 	t.Helper()
+	return apiWithAuthOnClock(t, creds, time.Now)
+}
+
+// apiWithAuthOnClock is apiWithAuth with token renewals scheduled on now.
+func apiWithAuthOnClock(t *testing.T, creds Credentials, now func() time.Time) (*Client, <-chan string) {
+	t.Helper()
 	client, mux, srv := setup(t)
 	auths := make(chan string, 16)
 	mux.HandleFunc("/v1/productUpgrades/eligibility", func(w http.ResponseWriter, r *http.Request) {
 		auths <- r.Header.Get("Authorization")
 		writeJSON(w, http.StatusOK, []byte(`{"isEligible":true}`))
 	})
-	hc, err := NewHTTPClient(t.Context(), creds, &http.Client{Timeout: 5 * time.Second})
+	hc, err := newHTTPClient(t.Context(), creds, &http.Client{Timeout: 5 * time.Second}, now)
 	require.NoError(t, err)
 	client, err = NewClient(hc, WithBaseURL(srv.URL+baseURLPath))
 	require.NoError(t, err)
@@ -130,18 +136,19 @@ func TestNewHTTPClient_refreshToken(t *testing.T) {
 
 func TestNewHTTPClient_refreshTokenRotates(t *testing.T) {
 	t.Parallel()
-	// expires_in below the renewal buffer (and as a string, as v1 endpoints
-	// send it) makes every API call fetch a new token.
+	// expires_in comes as a string, as v1 endpoints send it; the clock moves
+	// past it before each call, so every API call fetches a new token.
 	tokens, seen := tokenServer(t, http.StatusOK,
 		`{"access_token":"at1","token_type":"Bearer","expires_in":"30","refresh_token":"rt2"}`,
 		`{"access_token":"at2","token_type":"Bearer","expires_in":"30"}`,
 	)
-	client, auths := apiWithAuth(t, Credentials{
+	clock := newTestClock()
+	client, auths := apiWithAuthOnClock(t, Credentials{
 		ClientID:     "app-id",
 		RefreshToken: testRefreshToken,
 		TokenURL:     tokens.URL + "/common/oauth2/v2.0/token",
 		Scope:        "https://api.partnercenter.microsoft.com/user_impersonation offline_access",
-	})
+	}, clock.Now)
 
 	require.NoError(t, eligibility(t, client))
 	require.Equal(t, "Bearer at1", <-auths)
@@ -150,11 +157,13 @@ func TestNewHTTPClient_refreshTokenRotates(t *testing.T) {
 	require.Equal(t, "https://api.partnercenter.microsoft.com/user_impersonation offline_access", first.Form.Get("scope"))
 	require.NotContains(t, first.Form, "client_secret", "a public client sends no secret")
 
+	clock.Advance(30 * time.Second)
 	require.NoError(t, eligibility(t, client))
 	require.Equal(t, "Bearer at2", <-auths)
 	require.Equal(t, "rt2", receiveToken(t, seen).Form.Get("refresh_token"))
 
 	// The endpoint did not rotate again, so rt2 stays in use.
+	clock.Advance(30 * time.Second)
 	require.NoError(t, eligibility(t, client))
 	require.Equal(t, "rt2", receiveToken(t, seen).Form.Get("refresh_token"))
 	<-auths
