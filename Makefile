@@ -35,10 +35,11 @@ fuzz: ## Run every fuzz target of the Partner Center client for FUZZTIME (defaul
 	done
 
 .PHONY: bench
-bench: db ## Run the benchmarks (metrics scrape, 1M-row import) and update docs/benchmarks.md
+bench: db ## Run the benchmarks (metrics scrape, 1M-row import, governor, token renewals) and update docs/benchmarks.md
 	bash scripts/bench.sh
 	bash scripts/bench-import.sh
 	bash scripts/bench-governor.sh
+	bash scripts/bench-tokens.sh
 
 .PHONY: lint
 lint: ## gofmt and go vet
