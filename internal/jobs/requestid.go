@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/google/uuid"
 
@@ -30,10 +29,21 @@ func createRequestID(it store.Item) string {
 		fmt.Appendf(nil, "%s/%d/%d/%d", name, it.ID, it.Generation, it.CreateRequestSeq)).String()
 }
 
-// definiteAnswer reports whether Partner Center answered a request for sure
-// (any status but a 5xx or 408), as opposed to a timeout, a transport error
-// or a server failure after which the outcome is unknown.
-func definiteAnswer(resp *partnercenter.Response) bool {
+// definiteAnswer reports whether Partner Center answered a create request
+// itself for sure: a 2xx, or a 4xx refusal that repeating cannot change
+// (partnercenter.IsTerminal) other than an authentication failure. Only such
+// an answer moves the item's create MS-RequestId on. A timeout, a transport
+// error, a 5xx or 408, a 429 (throttled before it was looked at), a 409 (an
+// operation pending, possibly the request's own) or a refused credential
+// says nothing about what the request did, so its repeat keeps the same
+// MS-RequestId.
+func definiteAnswer(resp *partnercenter.Response, err error) bool {
 	code := resp.Status()
-	return code != 0 && code < 500 && code != http.StatusRequestTimeout
+	switch {
+	case code >= 200 && code < 300:
+		return true
+	case code == 0 || code >= 500:
+		return false
+	}
+	return partnercenter.IsTerminal(err) && !partnercenter.IsAuth(err)
 }
