@@ -30,20 +30,15 @@ func createRequestID(it store.Item) string {
 }
 
 // definiteAnswer reports whether Partner Center answered a create request
-// itself for sure: a 2xx, or a 4xx refusal that repeating cannot change
+// itself for sure, err being the call's error: an answer the client could
+// read (err nil), or a 4xx refusal that repeating cannot change
 // (partnercenter.IsTerminal) other than an authentication failure. Only such
 // an answer moves the item's create MS-RequestId on. A timeout, a transport
-// error, a 5xx or 408, a 429 (throttled before it was looked at), a 409 (an
-// operation pending, possibly the request's own) or a refused credential
-// says nothing about what the request did, so its repeat keeps the same
-// MS-RequestId.
-func definiteAnswer(resp *partnercenter.Response, err error) bool {
-	code := resp.Status()
-	switch {
-	case code >= 200 && code < 300:
-		return true
-	case code == 0 || code >= 500:
-		return false
-	}
-	return partnercenter.IsTerminal(err) && !partnercenter.IsAuth(err)
+// error, a 5xx or 408, a body cut short (even under a 2xx), a 429
+// (throttled before it was looked at), a 409 (an operation pending,
+// possibly the request's own), a refused credential or an answer the client
+// cannot use says nothing sure about what the request did, so its repeat
+// keeps the same MS-RequestId.
+func definiteAnswer(err error) bool {
+	return err == nil || (partnercenter.IsTerminal(err) && !partnercenter.IsAuth(err))
 }

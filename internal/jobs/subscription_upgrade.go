@@ -94,7 +94,7 @@ func (w *SubscriptionUpgradeWorker) Work(ctx context.Context, job *river.Job[Sub
 	if ownStateRefusal(it, err) && partnercenter.ErrorCode(err) == "800012" {
 		return unconfirmed(ctx, d, it, "subscription upgrade to "+chosen.TargetOffer.ID, answerText(err))
 	}
-	if definiteAnswer(resp, err) {
+	if definiteAnswer(err) {
 		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
 			return aerr
 		}

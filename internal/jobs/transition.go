@@ -99,7 +99,7 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 			return herr
 		}
 	}
-	if definiteAnswer(resp, err) {
+	if definiteAnswer(err) {
 		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
 			return aerr
 		}
