@@ -66,8 +66,10 @@ func TestCreateRequestIDRepeatsOnlyAfterUnknownOutcomes(t *testing.T) {
 
 	require.Len(t, createIDs, 3)
 	require.Equal(t, createIDs[0], createIDs[1], "repeated after a 503: the outcome was unknown")
-	require.NotEqual(t, createIDs[1], createIDs[2], "new after a 429: a definite answer")
+	require.Equal(t, createIDs[1], createIDs[2], "repeated after a 429: throttled, the request was not looked at")
 	it := b.item(t)
 	require.Equal(t, upgrade.StatusInProgress, it.Status)
+	require.Equal(t, 1, it.CreateRequestSeq, "moved on once, after the accepted create")
+	require.False(t, it.CreateUnknown)
 	require.Equal(t, "42d075a4-bfe7-43e7-af6d-7c68a57edcb4", it.UpgradeID)
 }

@@ -110,7 +110,7 @@ func TestSubscriptionUpgradeOperation(t *testing.T) {
 			wants[c] = want{upgrade.StatusFailed, jobs.CodeTargetNotOffered, ""}
 		case len(eligible) == 1 && outsideDone == "":
 			// Someone else upgrades it before the batch runs: Partner
-			// Center refuses a second upgrade of the source (800012).
+			// Center lists the source as not active (code 2).
 			outsideDone = c
 			up := p.Paths[0]
 			for _, pp := range p.Paths {
@@ -121,7 +121,7 @@ func TestSubscriptionUpgradeOperation(t *testing.T) {
 			body := partnercenter.Upgrade{TargetOffer: partnercenter.Offer{ID: up.OfferID}, UpgradeType: partnercenter.UpgradeTypeUpgradeOnly, IsEligible: true}
 			_, _, err := w.outside().SubscriptionUpgrades.Perform(context.Background(), partnercenter.Call{}, c, s, body)
 			require.NoError(t, err)
-			wants[c] = want{upgrade.StatusFailed, "800012", ""}
+			wants[c] = want{upgrade.StatusIneligible, "2", ""}
 		case len(eligible) == 1:
 			wants[c] = want{upgrade.StatusCompleted, "", eligible[0]}
 		case len(eligible) > 1:

@@ -96,7 +96,7 @@ func (w *CreateUpgradeWorker) Work(ctx context.Context, job *river.Job[CreateUpg
 	if rerr := record(ctx, d, it, resp, err); rerr != nil {
 		return rerr
 	}
-	if err != nil && definiteAnswer(resp) {
+	if err != nil && definiteAnswer(err) {
 		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
 			return aerr
 		}

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/google/uuid"
 
@@ -30,10 +29,16 @@ func createRequestID(it store.Item) string {
 		fmt.Appendf(nil, "%s/%d/%d/%d", name, it.ID, it.Generation, it.CreateRequestSeq)).String()
 }
 
-// definiteAnswer reports whether Partner Center answered a request for sure
-// (any status but a 5xx or 408), as opposed to a timeout, a transport error
-// or a server failure after which the outcome is unknown.
-func definiteAnswer(resp *partnercenter.Response) bool {
-	code := resp.Status()
-	return code != 0 && code < 500 && code != http.StatusRequestTimeout
+// definiteAnswer reports whether Partner Center answered a create request
+// itself for sure, err being the call's error: an answer the client could
+// read (err nil), or a 4xx refusal that repeating cannot change
+// (partnercenter.IsTerminal) other than an authentication failure. Only such
+// an answer moves the item's create MS-RequestId on. A timeout, a transport
+// error, a 5xx or 408, a body cut short (even under a 2xx), a 429
+// (throttled before it was looked at), a 409 (an operation pending,
+// possibly the request's own), a refused credential or an answer the client
+// cannot use says nothing sure about what the request did, so its repeat
+// keeps the same MS-RequestId.
+func definiteAnswer(err error) bool {
+	return err == nil || (partnercenter.IsTerminal(err) && !partnercenter.IsAuth(err))
 }

@@ -32,10 +32,16 @@ func (SubscriptionUpgradeArgs) InsertOpts() river.InsertOpts {
 //
 // Exactly once: Partner Center has no endpoint that lists upgrades already
 // performed, so the guard is the create MS-RequestId. It is deterministic
-// per item, generation and sequence and is repeated after any unknown
-// outcome (timeout, 5xx, crash), so a repeat is recognised and answered with
-// the first result; and Partner Center refuses a second upgrade of a source
-// that is no longer active (400/800012).
+// per item, generation and sequence, and the request it names is stored
+// before it is sent (prepareCreate). An attempt whose outcome is unknown
+// (timeout, 5xx, transport error, a lost or cut answer, a kill) is resolved
+// before anything else: the same request is sent again, byte for byte,
+// under the same MS-RequestId, which Partner Center answers with the first
+// result; the upgrades are not listed again, since after the lost upgrade
+// they only say the source is no longer active. Only a definite answer
+// about the request moves the MS-RequestId on (definiteAnswer); a refusal
+// of the repeat that the first request may have caused (800012) flags the
+// item for attention instead of failing it (unconfirmed).
 type SubscriptionUpgradeWorker struct {
 	river.WorkerDefaults[SubscriptionUpgradeArgs]
 	deps *Deps
@@ -56,58 +62,92 @@ func (w *SubscriptionUpgradeWorker) Work(ctx context.Context, job *river.Job[Sub
 	}
 	defer release()
 
-	if err := gated(ctx, d, it, partnercenter.OpSubscriptionUpgradeList, ratelimit.Work); err != nil {
-		return err
-	}
-	paths, resp, err := d.Subscriptions.List(ctx, call(it, ""), it.CustomerID, it.SubscriptionID)
-	if rerr := record(ctx, d, it, resp, err); rerr != nil {
-		return rerr
-	}
+	// A request prepared earlier in this attempt (and maybe sent, with no
+	// answer, or throttled) is sent as it is: nothing is listed again.
+	chosen, prepared, err := preparedCreate[partnercenter.Upgrade](it)
 	if err != nil {
-		return outcome(ctx, d, job.JobRow, it, partnercenter.OpSubscriptionUpgradeList, err)
-	}
-	chosen, no := chooseUpgrade(paths, it.TargetID, it.SubscriptionID)
-	if it.Options.UpgradeType != "" {
-		t, ok := partnercenter.ParseUpgradeType(it.Options.UpgradeType)
-		if !ok {
-			return failItem(ctx, d, it, fmt.Errorf("upgrade_type %q: not an upgrade type", it.Options.UpgradeType))
-		}
-		chosen.UpgradeType = t
-	}
-	if err := d.Store.ChooseTarget(ctx, it.ID, chosen.TargetOffer.ID, chosen.UpgradeType.String()); err != nil {
 		return err
 	}
-	if no != nil {
-		return settle(ctx, d, it, store.Transition{From: upgrade.StatusPending, To: no.status,
-			Reason: "no upgrade target", ErrorCode: no.code, ErrorMessage: no.message})
-	}
-	if it.DryRun {
-		return settle(ctx, d, it, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusEligible,
-			Reason: "dry run: would upgrade to " + chosen.TargetOffer.ID})
+	if !prepared {
+		var done bool
+		chosen, done, err = w.choose(ctx, job, &it)
+		if done || err != nil {
+			return err
+		}
 	}
 
 	if err := gated(ctx, d, it, partnercenter.OpSubscriptionUpgradePerform, ratelimit.Work); err != nil {
 		return err
 	}
-	if err := d.Store.MarkCreateSent(ctx, it.ID); err != nil {
-		return err
+	if !it.CreateUnknown {
+		if err := d.Store.MarkCreateSent(ctx, it.ID); err != nil {
+			return err
+		}
 	}
 	res, resp, err := d.Subscriptions.Perform(ctx, call(it, createRequestID(it)), it.CustomerID, it.SubscriptionID, chosen)
 	if rerr := record(ctx, d, it, resp, err); rerr != nil {
 		return rerr
 	}
-	if err != nil && definiteAnswer(resp) {
+	if err == nil {
+		return recordUpgradeResult(ctx, d, it, chosen, res)
+	}
+	if ownStateRefusal(it, err) && partnercenter.ErrorCode(err) == "800012" {
+		return unconfirmed(ctx, d, it, "subscription upgrade to "+chosen.TargetOffer.ID, answerText(err))
+	}
+	if definiteAnswer(err) {
 		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
 			return aerr
 		}
 	}
-	if err != nil {
-		if it.CreateUnknown && partnercenter.ErrorCode(err) == "800012" {
-			err = fmt.Errorf("%w (an earlier upgrade request for this subscription got no answer: check in Partner Center whether it was upgraded)", err)
-		}
-		return outcome(ctx, d, job.JobRow, it, partnercenter.OpSubscriptionUpgradePerform, err)
+	return outcome(ctx, d, job.JobRow, it, partnercenter.OpSubscriptionUpgradePerform, err)
+}
+
+// choose lists the subscription's upgrades and picks the target: it
+// settles the item when there is none (or in a dry run) and reports done;
+// otherwise it prepares the perform request and returns it.
+func (w *SubscriptionUpgradeWorker) choose(ctx context.Context, job *river.Job[SubscriptionUpgradeArgs], it *store.Item) (partnercenter.Upgrade, bool, error) {
+	d := w.deps
+	var none partnercenter.Upgrade
+	if err := gated(ctx, d, *it, partnercenter.OpSubscriptionUpgradeList, ratelimit.Work); err != nil {
+		return none, true, err
 	}
-	return recordUpgradeResult(ctx, d, it, chosen, res)
+	paths, resp, err := d.Subscriptions.List(ctx, call(*it, ""), it.CustomerID, it.SubscriptionID)
+	if rerr := record(ctx, d, *it, resp, err); rerr != nil {
+		return none, true, rerr
+	}
+	if err != nil {
+		return none, true, outcome(ctx, d, job.JobRow, *it, partnercenter.OpSubscriptionUpgradeList, err)
+	}
+	chosen, no := chooseUpgrade(paths, it.TargetID, it.SubscriptionID)
+	if it.Options.UpgradeType != "" {
+		t, ok := partnercenter.ParseUpgradeType(it.Options.UpgradeType)
+		if !ok {
+			return none, true, failItem(ctx, d, *it, fmt.Errorf("upgrade_type %q: not an upgrade type", it.Options.UpgradeType))
+		}
+		chosen.UpgradeType = t
+	}
+	if no != nil || it.DryRun {
+		if err := d.Store.ChooseTarget(ctx, it.ID, chosen.TargetOffer.ID, chosen.UpgradeType.String()); err != nil {
+			return none, true, err
+		}
+	}
+	if no != nil && it.CreateUnknown {
+		// Only an item whose create was sent by an earlier version of the
+		// service, without a stored request, gets here: what the list says
+		// may be the work of that request.
+		return none, true, unconfirmed(ctx, d, *it, "subscription upgrade",
+			fmt.Sprintf("that no upgrade is possible: %s (%s)", no.code, no.message))
+	}
+	if no != nil {
+		return none, true, settle(ctx, d, *it, store.Transition{From: upgrade.StatusPending, To: no.status,
+			Reason: "no upgrade target", ErrorCode: no.code, ErrorMessage: no.message})
+	}
+	if it.DryRun {
+		return none, true, settle(ctx, d, *it, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusEligible,
+			Reason: "dry run: would upgrade to " + chosen.TargetOffer.ID})
+	}
+	chosen, err = prepareCreate(ctx, d, it, chosen, chosen.TargetOffer.ID, chosen.UpgradeType.String())
+	return chosen, err != nil, err
 }
 
 // recordUpgradeResult stores an UpgradeResult, moves the item's create to

@@ -33,6 +33,15 @@ func (CreateTransitionArgs) InsertOpts() river.InsertOpts {
 
 // CreateTransitionWorker adopts a transition that already exists for the
 // subscription, or checks eligibilities, picks the target and creates one.
+//
+// Exactly once: the create request is stored before it is sent
+// (prepareCreate). An attempt whose outcome is unknown (timeout, 5xx,
+// transport error, a lost or cut answer, a kill) is resolved before
+// anything else: the same request is sent again, byte for byte, under the
+// same MS-RequestId, which Partner Center answers with the first result;
+// when the repeat is refused (a 409 pending operation, or a 4xx), the
+// subscription's transition history is read and a transition begun by this
+// attempt is adopted. Eligibilities are never asked again for it.
 type CreateTransitionWorker struct {
 	river.WorkerDefaults[CreateTransitionArgs]
 	deps *Deps
@@ -52,23 +61,76 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 	}
 	defer release()
 
-	// The subscription's transition history reveals one this job created
-	// before it crashed or timed out, or one made outside the service: a
-	// running transition, or one begun since this generation started, is
-	// adopted, never created again.
-	if err := gated(ctx, d, it, partnercenter.OpTransitionList, ratelimit.Work); err != nil {
+	// A request prepared earlier in this attempt (and maybe sent, with no
+	// answer, or throttled) is sent as it is: neither the history nor the
+	// eligibilities are read again first.
+	body, prepared, err := preparedCreate[partnercenter.Transition](it)
+	if err != nil {
 		return err
 	}
-	history, resp, err := d.Transitions.List(ctx, call(it, ""), it.CustomerID, it.SubscriptionID, "")
+	if !prepared {
+		var done bool
+		body, done, err = w.choose(ctx, job, &it)
+		if done || err != nil {
+			return err
+		}
+	}
+
+	if err := gated(ctx, d, it, partnercenter.OpTransitionCreate, ratelimit.Work); err != nil {
+		return err
+	}
+	if !it.CreateUnknown {
+		if err := d.Store.MarkCreateSent(ctx, it.ID); err != nil {
+			return err
+		}
+	}
+	created, resp, err := d.Transitions.Create(ctx, call(it, createRequestID(it)), it.CustomerID, it.SubscriptionID, body)
 	if rerr := record(ctx, d, it, resp, err); rerr != nil {
 		return rerr
 	}
+	if err == nil {
+		return adopt(ctx, d, it, created.OperationID, "created transition")
+	}
+	if partnercenter.IsConflict(err) || ownStateRefusal(it, err) {
+		// 409/900278 (an operation is pending on the subscription), or a
+		// refusal of a repeat whose first request got no answer: the
+		// history says whether that request began a transition.
+		if done, herr := w.adoptExisting(ctx, job, it); done || herr != nil {
+			return herr
+		}
+	}
+	if definiteAnswer(err) {
+		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
+			return aerr
+		}
+	}
+	if partnercenter.IsConflict(err) {
+		return fmt.Errorf("subscription %s has a pending operation; adopting it on retry: %w", it.SubscriptionID, err)
+	}
+	return outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionCreate, err)
+}
+
+// adoptExisting reads the subscription's transition history and adopts a
+// running transition, or one begun since this generation started, that no
+// earlier generation carried: work this job created before it crashed, timed
+// out or lost the answer, or work made outside the service. done reports
+// that the job is over (adopted, or settled in a dry run, or the read
+// failed and err says what River does).
+func (w *CreateTransitionWorker) adoptExisting(ctx context.Context, job *river.Job[CreateTransitionArgs], it store.Item) (bool, error) {
+	d := w.deps
+	if err := gated(ctx, d, it, partnercenter.OpTransitionList, ratelimit.Work); err != nil {
+		return true, err
+	}
+	history, resp, err := d.Transitions.List(ctx, call(it, ""), it.CustomerID, it.SubscriptionID, "")
+	if rerr := record(ctx, d, it, resp, err); rerr != nil {
+		return true, rerr
+	}
 	if err != nil {
-		return outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionList, err)
+		return true, outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionList, err)
 	}
 	earlier, err := d.Store.EarlierUpgradeIDs(ctx, it.ID, it.Generation)
 	if err != nil {
-		return err
+		return true, err
 	}
 	for _, t := range history {
 		if t.OperationID == "" || earlier[lower(t.OperationID)] {
@@ -79,28 +141,41 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 			continue // an old, finished transition: not this item's work
 		}
 		if it.DryRun {
-			return settle(ctx, d, it, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusEligible,
+			return true, settle(ctx, d, it, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusEligible,
 				Reason: "dry run: transition " + t.OperationID + " exists and would be adopted"})
 		}
 		if err := d.Store.ChooseTarget(ctx, it.ID, t.ToCatalogItemID, t.TransitionType); err != nil {
-			return err
+			return true, err
 		}
-		return adopt(ctx, d, it, t.OperationID, "adopted existing transition")
+		return true, adopt(ctx, d, it, t.OperationID, "adopted existing transition")
+	}
+	return false, nil
+}
+
+// choose adopts an existing transition, or checks the eligibilities and
+// picks the target: it settles the item when there is none (or in a dry
+// run) and reports done; otherwise it prepares the create request and
+// returns it.
+func (w *CreateTransitionWorker) choose(ctx context.Context, job *river.Job[CreateTransitionArgs], it *store.Item) (partnercenter.Transition, bool, error) {
+	d := w.deps
+	var none partnercenter.Transition
+	if done, err := w.adoptExisting(ctx, job, *it); done || err != nil {
+		return none, true, err
 	}
 
 	typ := it.Options.TransitionType
 	if typ == "" {
 		typ = partnercenter.TransitionTypeOnly
 	}
-	if err := gated(ctx, d, it, partnercenter.OpTransitionEligibility, ratelimit.Work); err != nil {
-		return err
+	if err := gated(ctx, d, *it, partnercenter.OpTransitionEligibility, ratelimit.Work); err != nil {
+		return none, true, err
 	}
-	items, resp, err := d.Transitions.Eligibilities(ctx, call(it, ""), it.CustomerID, it.SubscriptionID, partnercenter.EligibilityImmediate)
-	if rerr := record(ctx, d, it, resp, err); rerr != nil {
-		return rerr
+	items, resp, err := d.Transitions.Eligibilities(ctx, call(*it, ""), it.CustomerID, it.SubscriptionID, partnercenter.EligibilityImmediate)
+	if rerr := record(ctx, d, *it, resp, err); rerr != nil {
+		return none, true, rerr
 	}
 	if err != nil {
-		return outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionEligibility, err)
+		return none, true, outcome(ctx, d, job.JobRow, *it, partnercenter.OpTransitionEligibility, err)
 	}
 	// A named existing subscription is checked against the target
 	// subscriptions Partner Center lists for the chosen catalog item before
@@ -110,15 +185,17 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 	if no == nil && toSub != "" {
 		no = checkTargetSubscription(target, toSub)
 	}
-	if err := d.Store.ChooseTarget(ctx, it.ID, target.CatalogItemID, typ); err != nil {
-		return err
+	if no != nil || it.DryRun {
+		if err := d.Store.ChooseTarget(ctx, it.ID, target.CatalogItemID, typ); err != nil {
+			return none, true, err
+		}
 	}
 	if no != nil {
 		reason := no.reason
 		if reason == "" {
 			reason = "no transition target"
 		}
-		return settle(ctx, d, it, store.Transition{From: upgrade.StatusPending, To: no.status,
+		return none, true, settle(ctx, d, *it, store.Transition{From: upgrade.StatusPending, To: no.status,
 			Reason: reason, ErrorCode: no.code, ErrorMessage: no.message})
 	}
 	if it.DryRun {
@@ -126,7 +203,7 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 		if toSub != "" {
 			reason += " into subscription " + toSub + ", which Partner Center lists as an eligible target subscription"
 		}
-		return settle(ctx, d, it, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusEligible, Reason: reason})
+		return none, true, settle(ctx, d, *it, store.Transition{From: upgrade.StatusPending, To: upgrade.StatusEligible, Reason: reason})
 	}
 
 	body := partnercenter.Transition{
@@ -143,30 +220,8 @@ func (w *CreateTransitionWorker) Work(ctx context.Context, job *river.Job[Create
 	if body.Quantity == 0 {
 		body.Quantity = max(target.Quantity, 1)
 	}
-	if err := gated(ctx, d, it, partnercenter.OpTransitionCreate, ratelimit.Work); err != nil {
-		return err
-	}
-	if err := d.Store.MarkCreateSent(ctx, it.ID); err != nil {
-		return err
-	}
-	created, resp, err := d.Transitions.Create(ctx, call(it, createRequestID(it)), it.CustomerID, it.SubscriptionID, body)
-	if rerr := record(ctx, d, it, resp, err); rerr != nil {
-		return rerr
-	}
-	if err != nil && definiteAnswer(resp) {
-		if aerr := d.Store.AdvanceCreateRequest(ctx, it.ID); aerr != nil {
-			return aerr
-		}
-	}
-	if partnercenter.IsConflict(err) {
-		// 409/900278: an operation is pending on the subscription. The next
-		// attempt's history check finds and adopts it.
-		return fmt.Errorf("subscription %s has a pending operation; adopting it on retry: %w", it.SubscriptionID, err)
-	}
-	if err != nil {
-		return outcome(ctx, d, job.JobRow, it, partnercenter.OpTransitionCreate, err)
-	}
-	return adopt(ctx, d, it, created.OperationID, "created transition")
+	body, err = prepareCreate(ctx, d, it, body, target.CatalogItemID, typ)
+	return body, err != nil, err
 }
 
 // transitionStart is when a transition began: its earliest event.

@@ -97,6 +97,11 @@ type Fault struct {
 	// MalformedShare sends the real status with the JSON body truncated
 	// (after the work was done). Only responses with a body are affected.
 	MalformedShare float64
+	// Share500AfterWork and Share503AfterWork answer 500 or 503 (standard
+	// error body) after the work was done and recorded: the real response
+	// is stored for MS-RequestId replay but never sent.
+	Share500AfterWork float64
+	Share503AfterWork float64
 	// Latency delays the response.
 	Latency LatencySpec
 }
@@ -159,6 +164,11 @@ func (o *Options) normalizeFaults() []error {
 		share("Faults["+op+"].ResetShare", f.ResetShare)
 		share("Faults["+op+"].ResetAfterWorkShare", f.ResetAfterWorkShare)
 		share("Faults["+op+"].MalformedShare", f.MalformedShare)
+		share("Faults["+op+"].Share500AfterWork", f.Share500AfterWork)
+		share("Faults["+op+"].Share503AfterWork", f.Share503AfterWork)
+		if f.ResetAfterWorkShare+f.Share500AfterWork+f.Share503AfterWork > 1 {
+			errs = append(errs, fmt.Errorf("Faults[%s]: ResetAfterWorkShare+Share500AfterWork+Share503AfterWork exceeds 1", op))
+		}
 		if f.Share500+f.Share503+f.ResetShare > 1 {
 			errs = append(errs, fmt.Errorf("Faults[%s]: Share500+Share503+ResetShare exceeds 1", op))
 		}
@@ -287,6 +297,10 @@ const (
 	effectNone effect = iota
 	effectReset
 	effectMalformed
+	// effect500 and effect503 send a server error instead of the response
+	// of work that was done.
+	effect500
+	effect503
 )
 
 // attemptKey names this attempt of a request for the fault draws: the

@@ -3,8 +3,10 @@ package simulator_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -225,4 +227,67 @@ func TestStatsEndpoint(t *testing.T) {
 	require.JSONEq(t, "1", string(st["unauthenticated"]))
 	require.JSONEq(t, "1", string(st["peak_concurrency"]))
 	require.JSONEq(t, `{"subscription_upgrades":{"401":1}}`, string(st["calls"]))
+}
+
+// A 500 or 503 after the work: the work is recorded, the client sees a
+// server error, and a repeat of the same MS-RequestId gets the real answer
+// (once the fault, drawn per attempt, spares it).
+func TestServerErrorAfterWorkKeepsTheAnswerForReplay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		fault  simulator.Fault
+		status int
+	}{
+		{"500", simulator.Fault{Share500AfterWork: 0.5}, http.StatusInternalServerError},
+		{"503", simulator.Fault{Share503AfterWork: 0.5}, http.StatusServiceUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			opts := simulator.DefaultOptions()
+			opts.Faults = map[string]simulator.Fault{simulator.OpSubscriptionUpgradeCreate: tc.fault}
+			b := setup(t, opts)
+			token := b.appToken(t)
+			var c, s, body, requestID string
+			for range 30 {
+				var it upgradeItemWire
+				c, s, it = eligibleUpgrade(t, b, token)
+				body = fmt.Sprintf(`{"targetOffer":{"id":%q},"upgradeType":"upgrade_only","isEligible":true,"quantity":%d}`, it.TargetOffer.ID, it.Quantity)
+				requestID = uuid.NewString()
+				first := b.post(t, subPath(c, s, "upgrades"), token, body, "MS-RequestId", requestID)
+				if first.status == tc.status {
+					break
+				}
+				require.Equal(t, http.StatusOK, first.status, "body: %s", first.body)
+				c = ""
+			}
+			require.NotEmpty(t, c, "a first perform got the fault")
+			require.Equal(t, 1, b.sim.SubscriptionUpgradeCount(c, s), "the work was done")
+			require.Equal(t, 1, b.sim.Stats().Calls[simulator.OpSubscriptionUpgradeCreate][strconv.Itoa(tc.status)])
+
+			// After the upgrade the source is listed as not active.
+			list := b.get(t, subPath(c, s, "upgrades"), token)
+			var col collectionWire[upgradeItemWire]
+			require.NoError(t, json.Unmarshal(list.body, &col))
+			require.NotEmpty(t, col.Items)
+			for _, p := range col.Items {
+				require.False(t, p.IsEligible, "%+v", p)
+				require.Len(t, p.UpgradeErrors, 1)
+				require.JSONEq(t, "2", string(p.UpgradeErrors[0].Code))
+			}
+
+			repeats := 0
+			for again := (result{status: tc.status}); again.status != http.StatusOK; repeats++ {
+				require.Less(t, repeats, 30, "a repeat got through")
+				again = b.post(t, subPath(c, s, "upgrades"), token, body, "MS-RequestId", requestID)
+				if again.status == http.StatusOK {
+					require.Contains(t, string(again.body), "targetSubscriptionId")
+				} else {
+					require.Equal(t, tc.status, again.status, "body: %s", again.body)
+				}
+			}
+			require.Equal(t, 1, b.sim.SubscriptionUpgradeCount(c, s))
+			require.Equal(t, repeats, b.sim.Requests()[simulator.OpSubscriptionUpgradeCreate+"_replayed"])
+		})
+	}
 }

@@ -46,6 +46,8 @@ type scenarioFault struct {
 	Reset          float64         `yaml:"reset"`
 	ResetAfterWork float64         `yaml:"reset_after_work"`
 	Malformed      float64         `yaml:"malformed"`
+	Status500After float64         `yaml:"status_500_after_work"`
+	Status503After float64         `yaml:"status_503_after_work"`
 	Latency        scenarioLatency `yaml:"latency"`
 }
 
@@ -178,6 +180,7 @@ func ParseScenario(b []byte) (Options, error) {
 			o.Faults[op] = Fault{
 				Share500: sf.Status500, Share503: sf.Status503, RetryAfter503: time.Duration(sf.RetryAfter503),
 				ResetShare: sf.Reset, ResetAfterWorkShare: sf.ResetAfterWork, MalformedShare: sf.Malformed,
+				Share500AfterWork: sf.Status500After, Share503AfterWork: sf.Status503After,
 				Latency: LatencySpec{
 					Fixed: time.Duration(sf.Latency.Fixed), Min: time.Duration(sf.Latency.Min), Max: time.Duration(sf.Latency.Max),
 					Mean: time.Duration(sf.Latency.Mean), StdDev: time.Duration(sf.Latency.StdDev),

@@ -262,6 +262,15 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.recordStatus(rt.op, "reset")
 			return
 		}
+	case effect500, effect503:
+		status := http.StatusInternalServerError
+		if eff == effect503 {
+			status = http.StatusServiceUnavailable
+		}
+		resp = serverError(status, 0)
+		s.mu.Lock()
+		s.serverErrors++
+		s.mu.Unlock()
 	case effectMalformed:
 		if len(resp.body) > 1 {
 			resp.body = resp.body[:len(resp.body)/2]
@@ -332,11 +341,18 @@ func (s *Simulator) serve(rt *route, req *request, readErr error, key string) (r
 		s.resets++
 		return response{}, false, effectReset
 	}
-	if s.draw(key, "fault/after/"+rt.op) < f.ResetAfterWorkShare {
+	switch after := s.draw(key, "fault/after/"+rt.op); {
+	case after < f.ResetAfterWorkShare:
 		eff = effectReset
 		s.resets++
-	} else if s.draw(key, "fault/malformed/"+rt.op) < f.MalformedShare {
-		eff = effectMalformed
+	case after < f.ResetAfterWorkShare+f.Share500AfterWork:
+		eff = effect500
+	case after < f.ResetAfterWorkShare+f.Share500AfterWork+f.Share503AfterWork:
+		eff = effect503
+	default:
+		if s.draw(key, "fault/malformed/"+rt.op) < f.MalformedShare {
+			eff = effectMalformed
+		}
 	}
 
 	if readErr != nil {

@@ -285,12 +285,23 @@ func (s *Simulator) upgradePaths(pair string) []upgradeItem {
 	return items
 }
 
-// subscriptionUpgrades serves GET .../upgrades.
+// subscriptionUpgrades serves GET .../upgrades. Once the source was
+// upgraded, every path lists it as not active (code 2).
 func (s *Simulator) subscriptionUpgrades(req *request) response {
 	if bad := validPair(req); bad != nil {
 		return *bad
 	}
-	return jsonResponse(http.StatusOK, newCollection(s.upgradePaths(pairKey(req))))
+	pair := pairKey(req)
+	paths := s.upgradePaths(pair)
+	if _, done := s.subUpgrades[pair]; done {
+		// An upgraded source is no longer active: every path is refused
+		// with code 2, as Partner Center lists it.
+		for i := range paths {
+			paths[i].IsEligible = false
+			paths[i].UpgradeErrors = []upgradeError{newUpgradeError(2)}
+		}
+	}
+	return jsonResponse(http.StatusOK, newCollection(paths))
 }
 
 func validPair(req *request) *response {

@@ -55,7 +55,10 @@ type Item struct {
 	// answer (timeout, 5xx, crash): the next attempt must look for the
 	// object before creating again.
 	CreateUnknown bool
-	Stuck         bool
+	// CreateBody is the create request prepared for the current generation
+	// and CreateRequestSeq (see PrepareCreate), or nil when none was.
+	CreateBody []byte
+	Stuck      bool
 }
 
 // Starts reports whether the item's batch lets it start new work.
@@ -76,7 +79,9 @@ func (s *Store) Item(ctx context.Context, id int64) (Item, error) {
 		select i.id, i.batch_id, b.name, b.status, b.operation, b.dry_run, b.correlation_id::text, b.created_at,
 		       i.line_number, i.customer_id::text, i.product_family, i.subscription_id::text, i.target_id, i.options,
 		       i.canary, i.status, i.status_changed_at, i.generation, i.error_code, i.error_message,
-		       i.create_request_seq, i.create_unknown, i.stuck_at, u.upgrade_id, u.poll_count
+		       i.create_request_seq, i.create_unknown, i.stuck_at, u.upgrade_id, u.poll_count,
+		       case when i.create_body_generation = i.generation and i.create_body_seq = i.create_request_seq
+		            then i.create_body end
 		from batch_items i
 		join batches b on b.id = i.batch_id
 		left join upgrades u on u.item_id = i.id and u.generation = i.generation
@@ -84,7 +89,7 @@ func (s *Store) Item(ctx context.Context, id int64) (Item, error) {
 	).Scan(&it.ID, &it.BatchID, &it.BatchName, &it.BatchStatus, &it.Operation, &it.DryRun, &it.CorrelationID, &it.BatchCreated,
 		&it.LineNumber, &it.CustomerID, &it.ProductFamily, &subscriptionID, &it.TargetID, &opts,
 		&it.Canary, &it.Status, &it.StatusChangedAt, &it.Generation, &it.ErrorCode, &it.ErrorMessage,
-		&it.CreateRequestSeq, &it.CreateUnknown, &stuckAt, &upgradeID, &pollCount)
+		&it.CreateRequestSeq, &it.CreateUnknown, &stuckAt, &upgradeID, &pollCount, &it.CreateBody)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Item{}, fmt.Errorf("item %d: %w", id, ErrNotFound)
 	}
@@ -260,6 +265,28 @@ func (s *Store) StuckCount(ctx context.Context, batchID int64) (int, error) {
 		return 0, fmt.Errorf("count stuck items of batch %d: %w", batchID, err)
 	}
 	return n, nil
+}
+
+// PrepareCreate records the create request an attempt of item it chose
+// (body, as it will be sent) with the target and type it names, for the
+// item's current generation and create sequence. Until the sequence moves
+// on (AdvanceCreateRequest) or a new generation starts, Item returns it as
+// CreateBody: a repeat after an unknown outcome sends the same bytes under
+// the same MS-RequestId, and a job resumed after a 429 or a snooze sends it
+// without reading Partner Center's eligibilities again.
+func (s *Store) PrepareCreate(ctx context.Context, it Item, body []byte, target, typ string) error {
+	tag, err := s.db.Exec(ctx, `
+		update batch_items
+		set create_body = $2, create_body_generation = $3, create_body_seq = $4, chosen_target = $5, chosen_type = $6
+		where id = $1 and generation = $3 and create_request_seq = $4`,
+		it.ID, body, it.Generation, it.CreateRequestSeq, target, typ)
+	if err != nil {
+		return fmt.Errorf("record the prepared create of item %d: %w", it.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("record the prepared create of item %d: its generation or create sequence moved on", it.ID)
+	}
+	return nil
 }
 
 // ChooseTarget records the target (offer or catalog item) and type chosen
