@@ -39,6 +39,7 @@ bench: db ## Run the benchmarks (metrics scrape, 1M-row import) and update docs/
 	bash scripts/bench.sh
 	bash scripts/bench-import.sh
 	bash scripts/bench-governor.sh
+	bash scripts/bench-heartbeat.sh
 
 .PHONY: lint
 lint: ## gofmt and go vet
