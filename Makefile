@@ -40,6 +40,7 @@ bench: db ## Run the benchmarks (metrics scrape, 1M-row import, governor, token 
 	bash scripts/bench-import.sh
 	bash scripts/bench-governor.sh
 	bash scripts/bench-tokens.sh
+	bash scripts/bench-heartbeat.sh
 
 .PHONY: lint
 lint: ## gofmt and go vet

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pcupgrade/orchestrator/internal/service"
+	"github.com/pcupgrade/orchestrator/internal/store"
 )
 
 func serveCmd(e *env) *cobra.Command {
@@ -37,7 +41,15 @@ func serveCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return svc.Run(cmd.Context(), ln)
+			err = svc.Run(cmd.Context(), ln)
+			if errors.Is(err, store.ErrDeclaredDead) {
+				// Declared dead: exit now, before River records outcomes of
+				// jobs that other processes run now; Kubernetes restarts the
+				// container as a new process.
+				fmt.Fprintln(e.stderr, "orchestrator:", err)
+				os.Exit(1)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to serve HTTP on (default from server.listen, :8080)")

@@ -102,6 +102,10 @@ type Workers struct {
 	// DispatchInterval how often the leader tops the queue up.
 	QueueDepth       int           `yaml:"queue_depth"`
 	DispatchInterval time.Duration `yaml:"dispatch_interval"`
+	// DeadAfter is how long a serve process may go without a heartbeat
+	// before another declares it dead, hands the jobs it was running back
+	// to the queue and releases its item leases.
+	DeadAfter time.Duration `yaml:"dead_after"`
 }
 
 // Polling configures how upgrade status is polled.
@@ -208,6 +212,7 @@ func Default() Config {
 			AuthPause:            5 * time.Minute,
 			QueueDepth:           1000,
 			DispatchInterval:     time.Second,
+			DeadAfter:            30 * time.Second,
 		},
 		Polling: Polling{
 			InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute, StuckAfter: 72 * time.Hour,
@@ -311,6 +316,7 @@ func (c *Config) Validate() error {
 		{c.Workers.AuthPause >= time.Second, "workers.auth_pause: must be at least 1s"},
 		{c.Workers.QueueDepth >= 1, "workers.queue_depth: must be at least 1"},
 		{c.Workers.DispatchInterval >= 100*time.Millisecond, "workers.dispatch_interval: must be at least 100ms"},
+		{c.Workers.DeadAfter >= time.Second && c.Workers.DeadAfter <= time.Hour, "workers.dead_after: must be between 1s and 1h"},
 		{c.Polling.StuckAfter > c.Polling.InitialInterval, "polling.stuck_after: must be longer than polling.initial_interval"},
 		{c.Halt.FailureRate >= 0 && c.Halt.FailureRate <= 1, "halt.failure_rate: must be between 0 and 1 (0 disables)"},
 		{c.Halt.Window > 0, "halt.window: must be positive"},

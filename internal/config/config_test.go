@@ -103,6 +103,18 @@ func TestLoad(t *testing.T) {
 			wantErr: "workers.rescue_stuck_jobs_after",
 		},
 		{
+			name:    "dead_after too short",
+			file:    "workers:\n  dead_after: 500ms\n",
+			wantErr: "workers.dead_after: must be between 1s and 1h",
+		},
+		{
+			name: "dead_after set",
+			file: "workers:\n  dead_after: 45s\n",
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, 45*time.Second, c.Workers.DeadAfter)
+			},
+		},
+		{
 			name:    "learned quantiles out of order",
 			file:    "polling:\n  learned_quantiles: [0.9, 0.5]\n",
 			wantErr: "polling.learned_quantiles",

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,9 +15,10 @@ import (
 // adopt records that Partner Center object id (a product upgrade or a
 // transition) carries the item's current generation, moves the item's
 // create to a new MS-RequestId, moves the item to in_progress and queues its
-// first poll, atomically.
+// first poll, atomically; fenced by the job's lease (it.Lease), so a job
+// that lost it changes nothing.
 func adopt(ctx context.Context, d *Deps, it store.Item, id, reason string) error {
-	t := store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress, Reason: reason + " " + id, Worker: d.Worker}
+	t := store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress, Reason: reason + " " + id, Worker: d.Worker, Lease: it.Lease}
 	// Planned before the transaction: planning may query the database, and
 	// a worker holding a connection must not wait for another.
 	delay := d.Polls.First(ctx, it.Operation)
@@ -43,6 +45,9 @@ func adopt(ctx context.Context, d *Deps, it store.Item, id, reason string) error
 	})
 	if isStale(err) {
 		return nil
+	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		return leaseLost(ctx, d, it, err)
 	}
 	if err == nil {
 		settled(ctx, d, it, t)

@@ -28,7 +28,9 @@ import (
 //     job that takes it goes on and its call is the probe;
 //   - another worker holds the item's lease: the job snoozes briefly.
 //
-// On ok the caller owns the item until it calls release.
+// On ok the caller owns the item until it calls release, and it.Lease is
+// the lease won: the fencing token its calls (fence) and status changes
+// (settle, finish, adopt) are checked against.
 func claim(ctx context.Context, d *Deps, itemID int64, want upgrade.Status) (it store.Item, release func(), ok bool, err error) {
 	it, err = d.Store.Item(ctx, itemID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -56,15 +58,16 @@ func claim(ctx context.Context, d *Deps, itemID int64, want upgrade.Status) (it 
 	if err := waitForHolds(ctx, d, it); err != nil {
 		return it, nil, false, err
 	}
-	won, err := d.Store.ClaimItem(ctx, it.ID, d.Worker, d.LeaseTTL)
+	lease, won, err := d.Store.ClaimItem(ctx, it.ID, d.Worker, d.LeaseTTL)
 	if err != nil {
 		return it, nil, false, err
 	}
 	if !won {
 		return it, nil, false, river.JobSnooze(2*time.Second + jitter(3*time.Second))
 	}
+	it.Lease = lease
 	release = func() {
-		if err := d.Store.ReleaseItem(context.WithoutCancel(ctx), it.ID, d.Worker); err != nil {
+		if err := d.Store.ReleaseItem(context.WithoutCancel(ctx), it.ID, lease); err != nil {
 			d.Logger.WarnContext(ctx, "releasing item lease", slog.Int64("item", it.ID), slog.String("error", err.Error()))
 		}
 	}

@@ -45,6 +45,10 @@ type Deps struct {
 	Governor *ratelimit.Governor
 	// Worker names this process in item leases, item events and api_calls.
 	Worker string
+	// Alive, when set, says whether this process may call Partner Center:
+	// nil while its heartbeat is current (heartbeat.Beater.Alive). Every
+	// call is fenced by it and by the item's lease (see fence).
+	Alive func() error
 	// LeaseTTL is how long a job may hold an item's lease; longer than any
 	// job runs (workers.job_timeout), so a lease only lapses when its
 	// holder died.

@@ -75,10 +75,14 @@ func outcome(ctx context.Context, d *Deps, job *rivertype.JobRow, it store.Item,
 	return err
 }
 
-// gated takes a token from op's rate bucket for a call about item it. With
+// gated fences the call (see fence), then takes a token from op's rate
+// bucket for a call about item it. With
 // none left (or the bucket paused by a 429) it returns a snooze until there
 // will be one: the job gives its worker slot back and uses no attempt.
 func gated(ctx context.Context, d *Deps, it store.Item, op string, class ratelimit.Class) error {
+	if err := fence(ctx, d, it); err != nil {
+		return err
+	}
 	wait, err := d.Governor.Take(ctx, op, it.CustomerID, class)
 	if err != nil {
 		return err
@@ -120,12 +124,16 @@ func partnerCenterDecided(err error) bool {
 
 // settle applies a status change to an item that needs no other write, and
 // does what follows any change: metrics, and the batch's failure-rate check
-// after a failure. A change someone else already made is not an error.
+// after a failure. A change someone else already made is not an error. The
+// change is fenced by the job's lease (it.Lease).
 func settle(ctx context.Context, d *Deps, it store.Item, t store.Transition) error {
-	t.Worker = d.Worker
+	t.Worker, t.Lease = d.Worker, it.Lease
 	err := d.Store.TransitionItem(ctx, it.ID, t)
 	if isStale(err) {
 		return nil
+	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		return leaseLost(ctx, d, it, err)
 	}
 	if err != nil {
 		return err

@@ -41,11 +41,14 @@ func nextPoll(ctx context.Context, d *Deps, it store.Item) error {
 	return river.JobSnooze(d.Polls.Next(ctx, it.Operation, it.PollCount+1, time.Since(it.StatusChangedAt)))
 }
 
-// gatedPoll takes a token for a poll of it's work through op. An early poll
+// gatedPoll fences the poll (see fence) and takes a token for a poll of it's work through op. An early poll
 // (PollPlanner.Early) goes only when the bucket has budget to spare;
 // without, it makes no call and waits for the ladder's next rung instead of
 // a token. Other polls wait for a token like any call (gated).
 func gatedPoll(ctx context.Context, d *Deps, it store.Item, op string) error {
+	if err := fence(ctx, d, it); err != nil {
+		return err
+	}
 	elapsed := time.Since(it.StatusChangedAt)
 	if !d.Polls.Early(ctx, it.Operation, elapsed) {
 		return gated(ctx, d, it, op, ratelimit.Poll)

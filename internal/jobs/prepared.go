@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -78,7 +79,7 @@ func unconfirmed(ctx context.Context, d *Deps, it store.Item, what, answer strin
 	msg := fmt.Sprintf("%s: an earlier request for it got no answer, and Partner Center now answers %s; "+
 		"that request may have done the work: check the subscription in Partner Center", what, answer)
 	t := store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress,
-		Reason: "create outcome unconfirmed", Worker: d.Worker}
+		Reason: "create outcome unconfirmed", Worker: d.Worker, Lease: it.Lease}
 	err := d.Store.InTx(ctx, func(_ pgx.Tx, s *store.Store) error {
 		if err := s.TransitionItem(ctx, it.ID, t); err != nil {
 			return err
@@ -87,6 +88,9 @@ func unconfirmed(ctx context.Context, d *Deps, it store.Item, what, answer strin
 	})
 	if isStale(err) {
 		return nil
+	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		return leaseLost(ctx, d, it, err)
 	}
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -226,8 +227,10 @@ func finishUpgrade(ctx context.Context, d *Deps, it store.Item, st *partnercente
 	})
 }
 
-// finish writes an item's results and its final status together.
+// finish writes an item's results and its final status together, fenced by
+// the job's lease: a job that lost it writes nothing.
 func finish(ctx context.Context, d *Deps, it store.Item, t store.Transition, results func(*store.Store) error) error {
+	t.Lease = it.Lease
 	err := d.Store.InTx(ctx, func(_ pgx.Tx, s *store.Store) error {
 		if err := results(s); err != nil {
 			return err
@@ -236,6 +239,9 @@ func finish(ctx context.Context, d *Deps, it store.Item, t store.Transition, res
 	})
 	if isStale(err) {
 		return nil
+	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		return leaseLost(ctx, d, it, err)
 	}
 	if err == nil {
 		settled(ctx, d, it, t)

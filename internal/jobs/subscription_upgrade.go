@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -160,10 +161,13 @@ func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen par
 	details := upgradeErrorDetails(res.UpgradeErrors)
 	licenseFaults := licenseErrorDetails(res.LicenseErrors)
 	details = append(details, licenseFaults...)
+	// Both changes are fenced by the job's lease: a process that lost it
+	// writes nothing, and the process now holding the item repeats the same
+	// MS-RequestId and records the answer.
 	begin := store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress,
-		Reason: "performed upgrade to " + chosen.TargetOffer.ID, Worker: d.Worker}
+		Reason: "performed upgrade to " + chosen.TargetOffer.ID, Worker: d.Worker, Lease: it.Lease}
 	end := store.Transition{From: upgrade.StatusInProgress, To: upgrade.StatusCompleted,
-		Reason: "upgraded to subscription " + res.TargetSubscriptionID, Worker: d.Worker}
+		Reason: "upgraded to subscription " + res.TargetSubscriptionID, Worker: d.Worker, Lease: it.Lease}
 	status := "Completed"
 	switch {
 	case len(res.UpgradeErrors) > 0:
@@ -205,6 +209,9 @@ func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen par
 	})
 	if isStale(err) {
 		return nil
+	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		return leaseLost(ctx, d, it, err)
 	}
 	if err == nil {
 		it.Status = upgrade.StatusInProgress

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
+	"github.com/pcupgrade/orchestrator/internal/store"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
 )
 
@@ -62,6 +63,8 @@ type Metrics struct {
 	poisoned    *prometheus.CounterVec
 	attention   *prometheus.CounterVec
 	unrecorded  *prometheus.CounterVec
+	declared    prometheus.Counter
+	handedBack  prometheus.Counter
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -114,6 +117,14 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_call_record_failures_total",
 			Help: "Partner Center calls whose api_calls row could not be written after retries; each failed its job, which repeats the call with the same MS-RequestId.",
 		}, []string{"operation"}),
+		declared: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orchestrator_processes_declared_dead_total",
+			Help: "Serve processes this process declared dead because they stopped beating for workers.dead_after.",
+		}),
+		handedBack: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orchestrator_jobs_handed_back_total",
+			Help: "River jobs that were running in a process declared dead, handed back to the queue by this process.",
+		}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -149,7 +160,8 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, m.attention, m.unrecorded, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, m.attention, m.unrecorded,
+		m.declared, m.handedBack, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -237,6 +249,15 @@ func AttentionCodes(op upgrade.Operation) []string {
 // recorded (jobs.Deps.ObserveRecordFailure).
 func (m *Metrics) ObserveRecordFailure(operation string) {
 	m.unrecorded.WithLabelValues(operation).Inc()
+}
+
+// ObserveDeclaredDead records processes this one declared dead and the
+// jobs it handed back from them (heartbeat.New's onDeclared).
+func (m *Metrics) ObserveDeclaredDead(dead []store.DeadProcess) {
+	for _, p := range dead {
+		m.declared.Inc()
+		m.handedBack.Add(float64(p.JobsHandedBack))
+	}
 }
 
 var boundedCode = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)

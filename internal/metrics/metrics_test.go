@@ -72,6 +72,7 @@ func TestMetricsLintAndValues(t *testing.T) {
 	m.ObservePoisoned(upgrade.ProductUpgrade)
 	m.ObserveAttention(upgrade.SubscriptionUpgrade, "license_errors")
 	m.ObserveAttention(upgrade.ProductUpgrade, "900120")
+	m.ObserveDeclaredDead([]store.DeadProcess{{ID: "a", JobsHandedBack: 3}, {ID: "b", JobsHandedBack: 4}})
 
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
@@ -98,6 +99,8 @@ func TestMetricsLintAndValues(t *testing.T) {
 	require.Equal(t, 1.0, v(m.failed.WithLabelValues("product_upgrade", "900329")))
 	require.Equal(t, 2.0, v(m.failed.WithLabelValues("transition", "unknown")))
 	require.Equal(t, 1.0, v(m.failed.WithLabelValues("product_upgrade", "internal_error")))
+	require.Equal(t, 2.0, v(m.declared))
+	require.Equal(t, 7.0, v(m.handedBack))
 	require.Equal(t, 1.0, v(m.poisoned.WithLabelValues("product_upgrade")))
 	require.Equal(t, 0.0, v(m.poisoned.WithLabelValues("transition")), "every operation starts at zero")
 	require.Equal(t, len(upgrade.Operations()), testutil.CollectAndCount(m.poisoned))
@@ -214,6 +217,20 @@ func TestDBCollectorAgainstPostgreSQL(t *testing.T) {
 	require.Equal(t, 0.0, gauge("orchestrator_work_paused", map[string]string{"reason": "auth"}))
 	require.Equal(t, -1.0, gauge("orchestrator_items", map[string]string{"batch": "wave-1"}))
 
+	// Processes: alive until stopped or declared dead.
+	require.Equal(t, 0.0, gauge("orchestrator_processes_alive", nil))
+	for _, id := range []string{"p-1", "p-2", "p-3"} {
+		require.NoError(t, st.RegisterProcess(ctx, id, "h", 1))
+	}
+	require.NoError(t, st.StopProcess(ctx, "p-3"))
+	require.Equal(t, 2.0, gauge("orchestrator_processes_alive", nil))
+	_, err := pool.Exec(ctx, `update processes set beat_at = now() - interval '1 minute' where id = 'p-2'`)
+	require.NoError(t, err)
+	dead, err := st.DeclareDead(ctx, "p-1", 30*time.Second)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	require.Equal(t, 1.0, gauge("orchestrator_processes_alive", nil))
+
 	var b store.Batch
 	var ids []int64
 	require.NoError(t, st.InTx(ctx, func(_ pgx.Tx, st *store.Store) error {
@@ -237,7 +254,7 @@ func TestDBCollectorAgainstPostgreSQL(t *testing.T) {
 	require.NoError(t, st.TransitionItem(ctx, ids[0], store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress}))
 	require.NoError(t, st.TransitionItem(ctx, ids[1], store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress}))
 	require.NoError(t, st.TransitionItem(ctx, ids[1], store.Transition{From: upgrade.StatusInProgress, To: upgrade.StatusCompleted}))
-	_, err := pool.Exec(ctx, `update batch_items set stuck_at = now() where id = $1`, ids[0])
+	_, err = pool.Exec(ctx, `update batch_items set stuck_at = now() where id = $1`, ids[0])
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `insert into line_items (item_id, position, status) values ($1, 0, 'Completed'), ($1, 1, 'Failed')`, ids[1])
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/pcupgrade/orchestrator/internal/api"
 	"github.com/pcupgrade/orchestrator/internal/config"
 	"github.com/pcupgrade/orchestrator/internal/control"
+	"github.com/pcupgrade/orchestrator/internal/heartbeat"
 	"github.com/pcupgrade/orchestrator/internal/jobs"
 	"github.com/pcupgrade/orchestrator/internal/metrics"
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
@@ -75,6 +77,8 @@ type Service struct {
 	riverUIAuthed http.Handler
 	// dbMetrics is refreshed in the background while Run runs.
 	dbMetrics *metrics.DBCollector
+	// heart is this process's heartbeat (see package heartbeat).
+	heart *heartbeat.Beater
 }
 
 // Option changes how New wires the service.
@@ -153,6 +157,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		return nil, err
 	}
 	worker := WorkerID()
+	heart := heartbeat.New(st, worker, cfg.Workers.DeadAfter, logger, m.ObserveDeclaredDead)
 	deps := &jobs.Deps{
 		Store:                st,
 		Upgrades:             pc.ProductUpgrades,
@@ -161,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		Logger:               logger,
 		Governor:             gov,
 		Worker:               worker,
+		Alive:                heart.Alive,
 		LeaseTTL:             cfg.Workers.JobTimeout + 5*time.Second,
 		Polls:                jobs.NewPollPlanner(st, gov, cfg.Polling.InitialInterval, cfg.Polling.MaxInterval, cfg.Polling.LearnedQuantiles, cfg.Polling.SpareBelow, logger),
 		StuckAfter:           cfg.Polling.StuckAfter,
@@ -218,22 +224,32 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	}
 	return &Service{cfg: cfg, logger: logger, pool: pool, store: st, river: rc, registry: reg,
 		api: api.New(st, ctl, enq.QueueDispatch, cfg.Server.APITokens, logger), riverUI: ui,
-		riverUIAuthed: api.RequireBearer(cfg.Server.APITokens, ui), dbMetrics: dbMetrics}, nil
+		riverUIAuthed: api.RequireBearer(cfg.Server.APITokens, ui), dbMetrics: dbMetrics, heart: heart}, nil
 }
 
-// WorkerID names this process in item leases, histories and api_calls:
-// host name and process id.
+// WorkerID names this process in item leases, histories, api_calls, its
+// heartbeat row and as River's client id: host name, process id and a
+// random suffix, so a container restarted with the same host name and pid 1
+// is a new process, never the one that died.
 func WorkerID() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "unknown"
 	}
-	return fmt.Sprintf("%s-%d", host, os.Getpid())
+	return fmt.Sprintf("%s-%d-%06x", host, os.Getpid(), rand.Uint32()&0xffffff) //nolint:gosec // a name, not a secret
 }
 
-// Run starts the workers and serves HTTP on ln until ctx is done, then stops
-// fetching, lets running jobs finish (up to workers.shutdown_timeout,
-// cancelling them after that) and shuts the server down.
+// Run registers the process's heartbeat, starts the workers and serves HTTP
+// on ln until ctx is done, then stops fetching, lets running jobs finish (up
+// to workers.shutdown_timeout, cancelling them after that), records the
+// clean stop and shuts the server down.
+//
+// When another replica declared this process dead (it did not beat for
+// workers.dead_after: it was paused or cut off from the database), its jobs
+// already run elsewhere: Run returns an error wrapping
+// store.ErrDeclaredDead at once, without stopping the workers gracefully
+// (which would record outcomes of jobs that now belong to other processes),
+// and the caller must exit.
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	uiCtx, stopUI := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopUI()
@@ -242,6 +258,13 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	if err := s.riverUI.Start(uiCtx); err != nil {
 		return fmt.Errorf("start river ui: %w", err)
 	}
+	if err := s.heart.Register(ctx); err != nil {
+		return fmt.Errorf("register heartbeat: %w", err)
+	}
+	heartCtx, stopHeart := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHeart()
+	heartErr := make(chan error, 1)
+	go func() { heartErr <- s.heart.Run(heartCtx) }()
 	if err := s.river.Start(ctx); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
@@ -258,6 +281,12 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		if !errors.Is(err, http.ErrServerClosed) {
 			runErr = fmt.Errorf("http server: %w", err)
 		}
+	case err := <-heartErr:
+		if err != nil {
+			s.logger.Error("ALERT: this process was declared dead by another replica (no heartbeat for workers.dead_after); "+
+				"its jobs were handed to other processes; exiting without finishing them", slog.String("error", err.Error()))
+			return err
+		}
 	}
 
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Workers.ShutdownTimeout)
@@ -267,6 +296,10 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		hardCtx, hardCancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer hardCancel()
 		_ = s.river.StopAndCancel(hardCtx)
+	}
+	stopHeart()
+	if err := s.heart.Stop(stopCtx); err != nil {
+		s.logger.Warn("recording the clean stop", slog.String("error", err.Error()))
 	}
 	if err := srv.Shutdown(stopCtx); err != nil && runErr == nil {
 		runErr = fmt.Errorf("http shutdown: %w", err)

@@ -71,6 +71,13 @@ type Simulator struct {
 	outageRequests       int
 	manualOutage         *Outage // StartOutage's, until EndOutage
 	inflight, peak       int
+	// items tracks the calls about each item (customer, or
+	// customer/subscription) in flight, and the peak per item; mark and
+	// firstAfterMark the first call about each item after Mark.
+	itemInflight   map[string]int
+	itemPeak       map[string]int
+	mark           time.Time
+	firstAfterMark map[string]time.Time
 }
 
 // New returns a Simulator, or an error when opts are invalid.
@@ -99,6 +106,9 @@ func New(opts Options) (*Simulator, error) {
 		attempts:        make(map[string]int),
 		counters:        make(map[string]int),
 		statuses:        make(map[string]map[string]int),
+		itemInflight:    make(map[string]int),
+		itemPeak:        make(map[string]int),
+		firstAfterMark:  make(map[string]time.Time),
 	}
 	s.epoch = o.Now()
 	for _, list := range []struct {
@@ -206,6 +216,11 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveStats(w)
 		return
 	}
+	if r.Method == http.MethodPost && strings.EqualFold(strings.TrimRight(r.URL.Path, "/"), markPath) {
+		s.Mark()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	s.enter()
 	defer s.leave()
 
@@ -243,6 +258,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.customer = strings.ToLower(strings.TrimSpace(c.CustomerID))
 	}
 	trace := s.traceHeaders(rt.family, r)
+	if item := itemKey(req.customer, params["subscriptionId"]); item != "" {
+		s.enterItem(item)
+		defer s.leaveItem(item)
+	}
 
 	s.mu.Lock()
 	req.now = s.now()

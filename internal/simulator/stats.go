@@ -6,10 +6,16 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 )
 
-// statsPath serves Stats as JSON, without authentication.
-const statsPath = "/_sim/stats"
+// statsPath serves Stats as JSON, without authentication; POST markPath
+// calls Mark.
+const (
+	statsPath = "/_sim/stats"
+	markPath  = "/_sim/mark"
+)
 
 // Stats is the ground truth of a run, as served at GET /_sim/stats.
 type Stats struct {
@@ -34,8 +40,20 @@ type Stats struct {
 	// Unauthenticated counts Partner Center requests answered 401.
 	Unauthenticated int `json:"unauthenticated"`
 	// PeakConcurrency is the largest number of requests in flight at once.
-	PeakConcurrency int         `json:"peak_concurrency"`
-	Totals          StatsTotals `json:"totals"`
+	PeakConcurrency int `json:"peak_concurrency"`
+	// MaxConcurrentPerItem is the largest number of requests about one
+	// item (a customer, or customer/subscription for subscription
+	// resources) in flight at once: 1 when no item's calls ever overlapped.
+	// ConcurrentItems names the items whose calls overlapped, with their
+	// peak.
+	MaxConcurrentPerItem int            `json:"max_concurrent_per_item"`
+	ConcurrentItems      map[string]int `json:"concurrent_items"`
+	// Mark is when Mark was last called (POST /_sim/mark), and
+	// FirstCallsAfterMark the arrival time of the first request about each
+	// item since then (only items with one).
+	Mark                *time.Time           `json:"mark,omitempty"`
+	FirstCallsAfterMark map[string]time.Time `json:"first_calls_after_mark,omitempty"`
+	Totals              StatsTotals          `json:"totals"`
 }
 
 // StatsTotals are run-wide totals.
@@ -90,7 +108,67 @@ func (s *Simulator) Stats() Stats {
 			st.Duplicates[k] = n
 		}
 	}
+	st.ConcurrentItems = make(map[string]int)
+	for k, n := range s.itemPeak {
+		st.MaxConcurrentPerItem = max(st.MaxConcurrentPerItem, n)
+		if n > 1 {
+			st.ConcurrentItems[k] = n
+		}
+	}
+	if !s.mark.IsZero() {
+		m := s.mark
+		st.Mark = &m
+		st.FirstCallsAfterMark = make(map[string]time.Time, len(s.firstAfterMark))
+		for k, at := range s.firstAfterMark {
+			st.FirstCallsAfterMark[k] = at
+		}
+	}
 	return st
+}
+
+// Mark starts recording, per item, the first request that arrives from
+// now on (Stats.FirstCallsAfterMark), forgetting those of an earlier mark:
+// for measuring how soon work resumes after an event, such as a replica
+// killed.
+func (s *Simulator) Mark() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mark = time.Now()
+	clear(s.firstAfterMark)
+}
+
+// itemKey names the item a request is about: the lower-cased customer id,
+// with "/" and the subscription id for subscription resources; "" for
+// requests about no customer (tokens).
+func itemKey(customer, subscription string) string {
+	if customer == "" {
+		return ""
+	}
+	if subscription != "" {
+		return customer + "/" + strings.ToLower(subscription)
+	}
+	return customer
+}
+
+// enterItem counts a request about item in flight.
+func (s *Simulator) enterItem(item string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.itemInflight[item]++
+	s.itemPeak[item] = max(s.itemPeak[item], s.itemInflight[item])
+	if !s.mark.IsZero() {
+		if _, seen := s.firstAfterMark[item]; !seen {
+			s.firstAfterMark[item] = time.Now()
+		}
+	}
+}
+
+func (s *Simulator) leaveItem(item string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.itemInflight[item]--; s.itemInflight[item] <= 0 {
+		delete(s.itemInflight, item)
+	}
 }
 
 func (s *Simulator) serveStats(w http.ResponseWriter) {

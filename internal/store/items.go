@@ -59,6 +59,9 @@ type Item struct {
 	// and CreateRequestSeq (see PrepareCreate), or nil when none was.
 	CreateBody []byte
 	Stuck      bool
+	// Lease is the lease a job's claim won on the item (see ClaimItem);
+	// Item leaves it empty.
+	Lease Lease
 }
 
 // Starts reports whether the item's batch lets it start new work.
@@ -135,26 +138,71 @@ func (s *Store) AdvanceCreateRequest(ctx context.Context, id int64) error {
 	return nil
 }
 
-// ClaimItem takes the item's lease for owner until ttl from now, so no other
-// worker (in this or another process) works the item at the same time. It
-// reports false when another owner holds an unexpired lease. Claiming a
-// lease one already holds extends it.
-func (s *Store) ClaimItem(ctx context.Context, id int64, owner string, ttl time.Duration) (bool, error) {
-	tag, err := s.db.Exec(ctx, `
-		update batch_items set lease_owner = $2, lease_until = now() + make_interval(secs => $3)
-		where id = $1 and (lease_until is null or lease_until < now() or lease_owner = $2)`,
-		id, owner, ttl.Seconds())
-	if err != nil {
-		return false, fmt.Errorf("claim item %d: %w", id, err)
-	}
-	return tag.RowsAffected() == 1, nil
+// ErrLeaseLost is returned by a fenced write (CheckLease, TransitionItem
+// with a Lease) when the item no longer carries the lease the job won: its
+// process was declared dead and the lease released, or the lease lapsed and
+// another worker took it. Whoever holds it now works the item.
+var ErrLeaseLost = errors.New("item lease lost to another worker")
+
+// Lease is an item lease as a claim won it: the owner (a process id) and
+// the lease's epoch, its fencing token. Every claim that wins moves the
+// epoch on, and releasing the leases of a process declared dead does too,
+// so a late process cannot pass a check with the lease it once held.
+type Lease struct {
+	Owner string
+	Epoch int64
 }
 
-// ReleaseItem gives up owner's lease on the item, if it still holds it.
-func (s *Store) ReleaseItem(ctx context.Context, id int64, owner string) error {
+// Held reports whether l names a lease (the zero Lease is none).
+func (l Lease) Held() bool { return l.Owner != "" }
+
+// ClaimItem takes the item's lease for owner until ttl from now, so no other
+// worker (in this or another process) works the item at the same time. It
+// reports false when another owner holds an unexpired lease, or owner is a
+// process declared dead. Claiming a lease one already holds extends it.
+// Every claim that wins returns a new epoch: the fencing token of what the
+// claimant then does (CheckLease, Transition.Lease).
+func (s *Store) ClaimItem(ctx context.Context, id int64, owner string, ttl time.Duration) (Lease, bool, error) {
+	var epoch int64
+	err := s.db.QueryRow(ctx, `
+		update batch_items set lease_owner = $2, lease_until = now() + make_interval(secs => $3),
+		    lease_epoch = lease_epoch + 1
+		where id = $1 and (lease_until is null or lease_until < now() or lease_owner = $2)
+		  and not exists (select 1 from processes p where p.id = $2 and p.dead_at is not null)
+		returning lease_epoch`,
+		id, owner, ttl.Seconds()).Scan(&epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Lease{}, false, nil
+	}
+	if err != nil {
+		return Lease{}, false, fmt.Errorf("claim item %d: %w", id, err)
+	}
+	return Lease{Owner: owner, Epoch: epoch}, true, nil
+}
+
+// CheckLease is the fence before a Partner Center call: it extends the
+// item's lease by ttl from now when the item still carries l (owner and
+// epoch), and returns ErrLeaseLost otherwise.
+func (s *Store) CheckLease(ctx context.Context, id int64, l Lease, ttl time.Duration) error {
+	tag, err := s.db.Exec(ctx, `
+		update batch_items set lease_until = now() + make_interval(secs => $4)
+		where id = $1 and lease_owner = $2 and lease_epoch = $3`,
+		id, l.Owner, l.Epoch, ttl.Seconds())
+	if err != nil {
+		return fmt.Errorf("check lease of item %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("item %d, lease of %s epoch %d: %w", id, l.Owner, l.Epoch, ErrLeaseLost)
+	}
+	return nil
+}
+
+// ReleaseItem gives up the lease l on the item, if the item still carries
+// it.
+func (s *Store) ReleaseItem(ctx context.Context, id int64, l Lease) error {
 	_, err := s.db.Exec(ctx, `
 		update batch_items set lease_owner = '', lease_until = null
-		where id = $1 and lease_owner = $2`, id, owner)
+		where id = $1 and lease_owner = $2 and lease_epoch = $3`, id, l.Owner, l.Epoch)
 	if err != nil {
 		return fmt.Errorf("release item %d: %w", id, err)
 	}
@@ -195,11 +243,17 @@ type Transition struct {
 	// person must look at it. ErrorCode and ErrorMessage say why. Any
 	// transition without it clears the flag.
 	Attention bool
+	// Lease, when held, fences the change: it is made only while the item
+	// still carries this lease (owner and epoch), else TransitionItem
+	// returns ErrLeaseLost. Jobs set the lease their claim won; operator
+	// actions leave it empty.
+	Lease Lease
 }
 
 // TransitionItem moves an item from t.From to t.To, enforcing the state
 // machine of package upgrade, and records the change in item_events. It
-// returns ErrStaleStatus when the item is no longer in t.From. Retries
+// returns ErrStaleStatus when the item is no longer in t.From, and
+// ErrLeaseLost when t.Lease is held and the item no longer carries it. Retries
 // (failed -> pending) go through RetryFailed, which also starts a new
 // generation.
 func (s *Store) TransitionItem(ctx context.Context, id int64, t Transition) error {
@@ -216,14 +270,22 @@ func (s *Store) TransitionItem(ctx context.Context, id int64, t Transition) erro
 		        stuck_at = case when $3 = 'in_progress' then stuck_at else null end,
 		        attention = $8
 		    where id = $1 and status = $2
+		      and ($10 = '' or (lease_owner = $10 and lease_epoch = $11))
 		    returning id, generation)
 		insert into item_events (item_id, from_status, to_status, reason, generation, error_code, worker, gave_up, error_message)
 		select id, $2, $3, $6, generation, $4, $7, $9, $5 from changed`,
-		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason, t.Worker, t.Attention, t.GaveUp)
+		id, t.From, t.To, t.ErrorCode, t.ErrorMessage, t.Reason, t.Worker, t.Attention, t.GaveUp, t.Lease.Owner, t.Lease.Epoch)
 	if err != nil {
 		return fmt.Errorf("item %d: %s -> %s: %w", id, t.From, t.To, err)
 	}
 	if tag.RowsAffected() == 0 {
+		if t.Lease.Held() {
+			var held bool
+			if err := s.db.QueryRow(ctx, `select lease_owner = $2 and lease_epoch = $3 from batch_items where id = $1`,
+				id, t.Lease.Owner, t.Lease.Epoch).Scan(&held); err == nil && !held {
+				return fmt.Errorf("item %d: %s -> %s: %w", id, t.From, t.To, ErrLeaseLost)
+			}
+		}
 		return fmt.Errorf("item %d: %s -> %s: %w", id, t.From, t.To, ErrStaleStatus)
 	}
 	return nil

@@ -41,6 +41,9 @@ type MetricsSnapshot struct {
 	// became runnable (0 when there is none).
 	RiverAvailable       int64
 	RiverOldestAvailable time.Duration
+	// ProcessesAlive counts serve processes whose heartbeat row is
+	// neither stopped nor declared dead.
+	ProcessesAlive int64
 }
 
 // RiverJobCount is the number of River jobs of one kind in one state.
@@ -58,6 +61,7 @@ const (
 	mrLineItems = "line_items"
 	mrBatches   = "batches"
 	mrHolds     = "holds"
+	mrProcesses = "processes"
 )
 
 // metricsAppQuery reads every orchestrator-table gauge in one statement.
@@ -109,7 +113,9 @@ select 'holds', name, '',
     case when until > now() or name like 'outage:%'
          then greatest(1, extract(epoch from now() - case when name like 'outage:%' then created_at else updated_at end))::bigint
          else 0 end
-from holds`
+from holds
+union all
+select 'processes', '', '', count(*) from processes where dead_at is null and stopped_at is null`
 
 // metricsRiverQuery reads the River gauges in one statement.
 const metricsRiverQuery = `
@@ -186,6 +192,8 @@ func (s *Store) appMetrics(ctx context.Context, maxBatches int, snap *MetricsSna
 		case mrHolds:
 			snap.Holds[a] = n > 0
 			snap.HoldSeconds[a] = n
+		case mrProcesses:
+			snap.ProcessesAlive = n
 		}
 	}
 	if err := rows.Err(); err != nil {
