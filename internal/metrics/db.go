@@ -38,6 +38,7 @@ type DBCollector struct {
 	items, lineItems, stuck, batches, paused   *prometheus.Desc
 	pausedSeconds                              *prometheus.Desc
 	riverJobs, riverAvailable, riverOldest, up *prometheus.Desc
+	learnedRate                                *prometheus.Desc
 
 	mu         sync.Mutex
 	fetched    time.Time
@@ -131,6 +132,8 @@ func NewDBCollector(src Snapshotter, ttl time.Duration, maxBatches int, logger *
 			"River jobs ready to run now and not yet fetched by a worker (state available).", nil, nil),
 		riverOldest: prometheus.NewDesc("orchestrator_river_oldest_available_job_age_seconds",
 			"Seconds since the oldest available River job became runnable; 0 when there is none.", nil, nil),
+		learnedRate: prometheus.NewDesc("orchestrator_rate_limit_learned_per_second",
+			"Calls per second the rate governor allows each limit now, learned from Partner Center's 429s (before headroom); at most the configured rate.", []string{"limit"}, nil),
 		up: prometheus.NewDesc("orchestrator_db_query_up",
 			"1 when the last query behind the database-backed gauges succeeded, else 0.", nil, nil),
 	}
@@ -139,7 +142,7 @@ func NewDBCollector(src Snapshotter, ttl time.Duration, maxBatches int, logger *
 // Describe implements prometheus.Collector.
 func (c *DBCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.items, c.lineItems, c.stuck, c.batches, c.paused, c.pausedSeconds,
-		c.riverJobs, c.riverAvailable, c.riverOldest, c.up} {
+		c.riverJobs, c.riverAvailable, c.riverOldest, c.learnedRate, c.up} {
 		ch <- d
 	}
 }
@@ -232,6 +235,10 @@ func (c *DBCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.riverAvailable, float64(s.RiverAvailable))
 	gauge(c.riverOldest, s.RiverOldestAvailable.Seconds())
+
+	for _, r := range s.LearnedRates {
+		gauge(c.learnedRate, r.LearnedPerSecond, boundedLabel(r.Limit))
+	}
 }
 
 // holdReason is the reason label of a hold: its name, up to the colon for

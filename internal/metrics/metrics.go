@@ -62,6 +62,7 @@ type Metrics struct {
 	poisoned    *prometheus.CounterVec
 	attention   *prometheus.CounterVec
 	unrecorded  *prometheus.CounterVec
+	configured  *prometheus.GaugeVec
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -114,6 +115,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_call_record_failures_total",
 			Help: "Partner Center calls whose api_calls row could not be written after retries; each failed its job, which repeats the call with the same MS-RequestId.",
 		}, []string{"operation"}),
+		configured: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orchestrator_rate_limit_configured_per_second",
+			Help: "Calls per second rate_limits.limits allows each limit (calls ÷ per, before headroom), as this process is configured.",
+		}, []string{"limit"}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -149,7 +154,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	build.WithLabelValues(version, runtime.Version()).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, m.attention, m.unrecorded, build,
+		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, m.attention, m.unrecorded, m.configured, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -163,6 +168,14 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 // SetOutageAlertAfter exports outage.alert_after for the alert rule.
 func (m *Metrics) SetOutageAlertAfter(d time.Duration) {
 	m.alertAfter.Set(d.Seconds())
+}
+
+// SetConfiguredRates exports each rate limit's configured rate, calls per
+// second, by the limit's name (ratelimit.Governor.ConfiguredRates).
+func (m *Metrics) SetConfiguredRates(rates map[string]float64) {
+	for name, v := range rates {
+		m.configured.WithLabelValues(name).Set(v)
+	}
 }
 
 // ObservePartnerCenterCall records one Partner Center request. status is 0

@@ -152,6 +152,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	if err != nil {
 		return nil, err
 	}
+	m.SetConfiguredRates(gov.ConfiguredRates())
 	worker := WorkerID()
 	deps := &jobs.Deps{
 		Store:                st,
