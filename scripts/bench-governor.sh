@@ -15,6 +15,11 @@
 #   3 overhead  1 serve, no limits, no latency: items/s and jobs/s ÷ River's
 #               own no-op throughput (internal/benchkit/cmd/rivernoop).
 #   4 memory    1 serve, 100,000 items: peak RSS (VmHWM) over 60 s.
+#   5 subs      3 serves, 1,000 subscription upgrades of one customer, the
+#               simulator's real limit 40 % of the configured one: calls ÷
+#               the API's minimum, 429 share after the first simulated
+#               minute, time ÷ the minimum the real limit allows, and the
+#               learned rate over time.
 #
 # Time is compressed 10x: a "simulated minute" is 6 real seconds. The
 # simulator limits each product-upgrade endpoint to R=180 calls per 6 s
@@ -43,6 +48,9 @@ OVERHEAD_ITEMS=3000
 NOOP_JOBS=10000
 RSS_ITEMS=100000
 RSS_SECS=60
+SUBS_ITEMS=1000    # phase 5: subscription upgrades, one customer
+SUBS_CONF=500      # phase 5: the service's subscriptions limit per PER
+SUBS_REAL=200      # phase 5: the simulator's (40 % of it)
 MAX_WORKERS=20     # workers.max_workers default
 PREFIX=gov_bench_$$
 WORK=$(mktemp -d)
@@ -102,8 +110,10 @@ export PARTNER_CENTER_TENANT_ID=partner-tenant PARTNER_CENTER_CLIENT_ID=bench-cl
 	PARTNER_CENTER_CLIENT_SECRET=bench-client-secret-value PARTNER_CENTER_REFRESH_TOKEN=bench-refresh-token-value
 
 # write_config FILE CALLS PER HEADROOM INITIAL MAX
+# (database_max_conns 10: the PostgreSQL server is shared, 100 connections.)
 write_config() {
 	cat >"$1" <<EOF
+database_max_conns: 10
 polling:
   initial_interval: $5
   max_interval: $6
@@ -159,6 +169,7 @@ SERVE_PIDS=()
 SCEN_QUOTA=examples/scenarios/bench-governor-quota.yaml
 SCEN_E2E=examples/scenarios/bench-governor-e2e.yaml
 SCEN_FAST=examples/scenarios/bench-governor-overhead.yaml
+SCEN_SUBS=examples/scenarios/bench-governor-subs.yaml
 GOV_CFG=$WORK/governor.yaml
 write_config "$GOV_CFG" "$R" "${PER}s" 0.98 3s 60s
 
@@ -221,6 +232,56 @@ q "select percentile_cont(array[0.5, 0.9, 1]::float8[]) within group (order by e
 stop_serves
 stop_sim
 log "e2e: $(cat "$WORK/e2e-secs.txt") s, $(cat "$WORK/e2e-statuses.txt")"
+
+# ---------------------------------------------------------------- phase 5
+# (run here, with the other rate-limited phases)
+log "subs: $SERVES serves, $SUBS_ITEMS subscription upgrades, real limit $SUBS_REAL of configured $SUBS_CONF per ${PER}s"
+SUBS_CFG=$WORK/governor-subs.yaml
+write_config "$SUBS_CFG" "$R" "${PER}s" 0.98 3s 60s
+printf '    subscriptions: {calls: %s, per: %ss, scope: customer}\n' "$SUBS_CONF" "$PER" >>"$SUBS_CFG"
+fresh_db subs
+# One customer's subscriptions that have an eligible upgrade path (ground
+# truth from the simulator's own code), each with its target offer: every
+# item needs exactly one list and one perform.
+python3 -c '
+import random, uuid, sys
+rng = random.Random(21)
+cust = uuid.UUID(int=rng.getrandbits(128), version=4)
+print("customer_id,subscription_id")
+for _ in range(4 * int(sys.argv[1])):
+    print(f"{cust},{uuid.UUID(int=rng.getrandbits(128), version=4)}")
+' "$SUBS_ITEMS" >"$WORK/subs-candidates.csv"
+"$WORK/simtruth" -scenario "$SCEN_SUBS" -csv "$WORK/subs-candidates.csv" >"$WORK/subs-truth.txt"
+{ echo "customer_id,subscription_id,target_offer_id"; awk -v n="$SUBS_ITEMS" '$3 != "-" && c < n { print $1 "," $2 "," $3; c++ }' "$WORK/subs-truth.txt"; } >"$WORK/subs.csv"
+[ "$(($(wc -l <"$WORK/subs.csv") - 1))" = "$SUBS_ITEMS" ] || { echo "not enough eligible subscriptions" >&2; exit 1; }
+start_sim "$SCEN_SUBS"
+for i in $(seq "$SERVES"); do start_serve "$SUBS_CFG" "subs-$i"; done
+SUBS_C0=$(cpu_sample)
+"$BIN" import --batch subs --operation subscription_upgrade "$WORK/subs.csv" >/dev/null
+SUBS_T0=$(date +%s.%N)
+: >"$WORK/subs-learned.txt"
+SUBS_MINUTE_TAKEN=0
+while [ "$(open_items)" != 0 ]; do
+	el=$(python3 -c "print(f'{$(date +%s.%N) - $SUBS_T0:.1f}')")
+	if [ "$SUBS_MINUTE_TAKEN" = 0 ] && python3 -c "import sys; sys.exit(0 if $el >= $PER else 1)"; then
+		stats "$WORK/subs-minute.json"
+		SUBS_MINUTE_TAKEN=1
+	fi
+	echo "$el $(q "select coalesce(min(learned_per_sec), 0) from rate_buckets where key = 'subscriptions'")" >>"$WORK/subs-learned.txt"
+	python3 -c "import sys; sys.exit(0 if $el < 300 else 1)" || { echo "subscription items still open after 300 s" >&2; exit 1; }
+	sleep 0.5
+done
+SUBS_CPU=$(cpu_busy "$SUBS_C0" "$(cpu_sample)")
+stats "$WORK/subs-stats.json"
+[ -f "$WORK/subs-minute.json" ] || cp "$WORK/subs-stats.json" "$WORK/subs-minute.json"
+q "select extract(epoch from (select max(status_changed_at) from batch_items) - (select min(created_at) from batch_items))" >"$WORK/subs-secs.txt"
+q "select status, count(*) from batch_items group by 1 order by 1" | tr '\n' ' ' >"$WORK/subs-statuses.txt"
+q "select count(*) from batch_items where status = 'ineligible'" >"$WORK/subs-ineligible.txt"
+q "select extract(epoch from (select min(created_at) from api_calls) - (select min(created_at) from batch_items))" >"$WORK/subs-first.txt"
+"$BIN" status --batch subs --json >"$WORK/subs-status.json"
+stop_serves
+stop_sim
+log "subs: $(cat "$WORK/subs-secs.txt") s, $(cat "$WORK/subs-statuses.txt"), learned $(tail -n 1 "$WORK/subs-learned.txt")"
 
 # ---------------------------------------------------------------- phase 3
 log "overhead: 1 serve, $OVERHEAD_ITEMS customers, no limits; then River no-op x $NOOP_JOBS"
