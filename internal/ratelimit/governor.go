@@ -13,6 +13,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,13 @@ type Limit struct {
 	Scope Scope
 	// Operations are the partnercenter.Op* names the limit covers.
 	Operations []string
+	// Starts are the Operations that begin an item's work (a list or an
+	// eligibility check before a perform or create). On a limit shared
+	// with other operations they leave the poll reserve to the calls that
+	// finish work already begun, so a job that has read its item finds a
+	// token for the call that acts on it instead of snoozing and reading
+	// again.
+	Starts []string
 }
 
 // Class is what a call is for: polls give way to creates.
@@ -100,6 +108,11 @@ func New(buckets Buckets, limits []Limit, headroom, pollReserve float64) (*Gover
 		if l.Calls <= 0 || l.Per <= 0 {
 			return nil, fmt.Errorf("rate limit %s: calls and per must be positive", l.Name)
 		}
+		for _, op := range l.Starts {
+			if !slices.Contains(l.Operations, op) {
+				return nil, fmt.Errorf("rate limit %s: starting operation %s is not one of its operations", l.Name, op)
+			}
+		}
 		for _, op := range l.Operations {
 			if prev, dup := g.byOp[op]; dup {
 				return nil, fmt.Errorf("operation %s is in rate limits %s and %s", op, prev.Name, l.Name)
@@ -146,6 +159,10 @@ func (g *Governor) Take(ctx context.Context, op, customer string, class Class) (
 		reserve = pollReserve
 	case Spare:
 		reserve = max(pollReserve, SpareShare)
+	default:
+		if slices.Contains(l.Starts, op) {
+			reserve = pollReserve
+		}
 	}
 	configured := configuredRate(l)
 	wait, err := g.buckets.TakeToken(ctx, store.Take{
