@@ -439,7 +439,37 @@ for line in rd("rss-samples.txt").splitlines():
         hwm = max(hwm, int(f[f.index("VmHWM:") + 1])); samples += 1
 rows.append((f"5. peak RSS (VmHWM) of 1 serve, {$RSS_ITEMS:,} items, {samples} s", f"{hwm/1024:.1f} MB ({$RSS_SETTLED} items settled meanwhile)", "≤ 150 MB", verdict(hwm / 1024 <= 150)))
 
-P("## Rate governor: quota use, end-to-end time, calls per customer, overhead, memory")
+# ---- phase 5: subscription upgrades, real limit 40 % of the configured one
+ss, sm = js("subs-stats.json"), js("subs-minute.json")
+SOPS = ["subscription_upgrades", "subscription_upgrade_create"]
+def tot(st, code=None):
+    return sum((st["calls"].get(op, {}).get(code, 0) if code else sum(st["calls"].get(op, {}).values())) for op in SOPS)
+s_n = $SUBS_ITEMS
+s_inel = int(rd("subs-ineligible.txt"))
+s_need = s_n + (s_n - s_inel)  # one list per item, one perform per item with a target
+s_calls, s_429 = tot(ss), tot(ss, "429")
+s_after = tot(ss) - tot(sm)
+s_after429 = tot(ss, "429") - tot(sm, "429")
+s_rate = $SUBS_REAL / PER
+s_min = max(0, s_need - $SUBS_REAL) / s_rate
+s_secs = float(rd("subs-secs.txt"))
+s_first = float(rd("subs-first.txt"))
+learned_series = [l.split() for l in rd("subs-learned.txt").splitlines() if len(l.split()) == 2]
+learned_end = float(learned_series[-1][1]) if learned_series else float("nan")
+s_status = js("subs-status.json")
+s_limits = s_status.get("rate_limits", [])
+rows.append((f"6. subscription upgrades, calls ÷ the API's minimum (real limit 40 % of configured)",
+             f"{s_calls / s_need:.3f} ({s_calls} ÷ {s_need}; lists {sum(ss['calls'].get('subscription_upgrades', {}).values())}, performs {sum(ss['calls'].get('subscription_upgrade_create', {}).values())})",
+             "≤ 1.3", verdict(s_calls / s_need <= 1.3)))
+rows.append(("6. subscription upgrades, share of calls answered 429 after the first simulated minute",
+             f"{100 * s_after429 / max(1, s_after):.2f} % ({s_after429} of {s_after}; whole run {s_429} of {s_calls})",
+             "≤ 3 %", verdict(s_after429 <= 0.03 * s_after)))
+rows.append(("6. subscription upgrades, end-to-end time ÷ the minimum the real limit allows",
+             f"{s_secs / s_min:.2f} ({s_secs:.1f} s ÷ {s_min:.1f} s)", "≤ 1.25", verdict(s_secs / s_min <= 1.25)))
+rows.append(("6. subscription upgrades, learned rate at the end ÷ the real limit",
+             f"{learned_end / s_rate:.2f} ({learned_end:.1f}/s ÷ {s_rate:.1f}/s; configured {$SUBS_CONF / PER:.1f}/s)", "info", "info"))
+
+P("## Rate governor: quota use, end-to-end time, calls per customer, overhead, memory, learning a lower limit")
 P("")
 P(f"Measured by \`scripts/bench-governor.sh\` (\`make bench\`) on $(date -u +%Y-%m-%d), "
   f"$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), "
@@ -518,6 +548,24 @@ P(f"4. **Overhead** (\`bench-governor-overhead.yaml\`: no rate limits, no latenc
 P("")
 P(f"5. **Memory**: {$RSS_ITEMS:,} customers imported, 1 serve with the overhead config, VmHWM read from "
   f"\`/proc/PID/status\` every second for {samples} s; {$RSS_SETTLED} items settled meanwhile. CPU busy: $RSS_CPU %.")
+P("")
+samples = learned_series[::max(1, len(learned_series) // 12)]
+P(f"6. **Subscription upgrades against a limit below the configured one** (\`bench-governor-subs.yaml\`): the simulator "
+  f"allows {$SUBS_REAL} calls per {PER} s per partner and customer (one bucket for listing and performing, full at start: "
+  f"{s_rate:.1f}/s), the service is configured with {$SUBS_CONF} per {PER} s (\`rate_limits.limits.subscriptions: "
+  f"{{calls: {$SUBS_CONF}, per: {PER}s, scope: customer}}\`, the documented 500 a minute compressed like the rest), so "
+  f"its configured limit is 2.5 × the real one and it must learn the difference. {$SERVES} serves started first, then "
+  f"{s_n:,} subscription upgrades of one customer imported (each subscription has an eligible upgrade path, its target "
+  f"offer given in the file, from \`simtruth\`, so each item needs exactly one list and one perform: API minimum "
+  f"{s_need} calls). Final statuses: {rd('subs-statuses.txt')}; duplicates created: {len(ss.get('duplicates', {}))}. "
+  f"**Minimum the real limit allows** = (calls needed − the real burst) ÷ the real rate = ({s_need} − {$SUBS_REAL}) ÷ "
+  f"{s_rate:.1f}/s = {s_min:.1f} s; measured from the import to the last item's final status change: {s_secs:.1f} s "
+  f"(the first call went out {s_first:.2f} s after the import). 429s \"after the first minute\": \`/_sim/stats\` read "
+  f"{PER} s (one simulated minute) after the import and at the end. The learned rate "
+  f"(\`rate_buckets.learned_per_sec\` of \`subscriptions\`, every replica's), sampled every half second, "
+  f"seconds after the import → calls/s: " + ", ".join(f"{float(t):.0f} s → {float(v):.1f}" for t, v in samples)
+  + f"; lowered {s_limits[0]['lowered'] if s_limits else 0} times in the run. \`orchestrator status --batch subs --json\` "
+  f"at the end: \`\"rate_limits\": {json.dumps(s_limits)}\`. Machine CPU busy: $SUBS_CPU %.")
 P("")
 P("Machine snapshot during the quota window (\`top -b -n1\`):")
 P("")
