@@ -15,6 +15,11 @@
 #   3 overhead  1 serve, no limits, no latency: items/s and jobs/s ÷ River's
 #               own no-op throughput (internal/benchkit/cmd/rivernoop).
 #   4 memory    1 serve, 100,000 items: peak RSS (VmHWM) over 60 s.
+#   5 subs      3 serves, 1,000 subscription upgrades of one customer, the
+#               simulator's real limit 40 % of the configured one: calls ÷
+#               the API's minimum, 429 share after the first simulated
+#               minute, time ÷ the minimum the real limit allows, and the
+#               learned rate over time.
 #
 # Time is compressed 10x: a "simulated minute" is 6 real seconds. The
 # simulator limits each product-upgrade endpoint to R=180 calls per 6 s
@@ -43,6 +48,9 @@ OVERHEAD_ITEMS=3000
 NOOP_JOBS=10000
 RSS_ITEMS=100000
 RSS_SECS=60
+SUBS_ITEMS=1000    # phase 5: subscription upgrades, one customer
+SUBS_CONF=500      # phase 5: the service's subscriptions limit per PER
+SUBS_REAL=200      # phase 5: the simulator's (40 % of it)
 MAX_WORKERS=20     # workers.max_workers default
 PREFIX=gov_bench_$$
 WORK=$(mktemp -d)
@@ -102,8 +110,10 @@ export PARTNER_CENTER_TENANT_ID=partner-tenant PARTNER_CENTER_CLIENT_ID=bench-cl
 	PARTNER_CENTER_CLIENT_SECRET=bench-client-secret-value PARTNER_CENTER_REFRESH_TOKEN=bench-refresh-token-value
 
 # write_config FILE CALLS PER HEADROOM INITIAL MAX
+# (database_max_conns 10: the PostgreSQL server is shared, 100 connections.)
 write_config() {
 	cat >"$1" <<EOF
+database_max_conns: 10
 polling:
   initial_interval: $5
   max_interval: $6
@@ -159,6 +169,7 @@ SERVE_PIDS=()
 SCEN_QUOTA=examples/scenarios/bench-governor-quota.yaml
 SCEN_E2E=examples/scenarios/bench-governor-e2e.yaml
 SCEN_FAST=examples/scenarios/bench-governor-overhead.yaml
+SCEN_SUBS=examples/scenarios/bench-governor-subs.yaml
 GOV_CFG=$WORK/governor.yaml
 write_config "$GOV_CFG" "$R" "${PER}s" 0.98 3s 60s
 
@@ -221,6 +232,56 @@ q "select percentile_cont(array[0.5, 0.9, 1]::float8[]) within group (order by e
 stop_serves
 stop_sim
 log "e2e: $(cat "$WORK/e2e-secs.txt") s, $(cat "$WORK/e2e-statuses.txt")"
+
+# ---------------------------------------------------------------- phase 5
+# (run here, with the other rate-limited phases)
+log "subs: $SERVES serves, $SUBS_ITEMS subscription upgrades, real limit $SUBS_REAL of configured $SUBS_CONF per ${PER}s"
+SUBS_CFG=$WORK/governor-subs.yaml
+write_config "$SUBS_CFG" "$R" "${PER}s" 0.98 3s 60s
+printf '    subscriptions: {calls: %s, per: %ss, scope: customer}\n' "$SUBS_CONF" "$PER" >>"$SUBS_CFG"
+fresh_db subs
+# One customer's subscriptions that have an eligible upgrade path (ground
+# truth from the simulator's own code), each with its target offer: every
+# item needs exactly one list and one perform.
+python3 -c '
+import random, uuid, sys
+rng = random.Random(21)
+cust = uuid.UUID(int=rng.getrandbits(128), version=4)
+print("customer_id,subscription_id")
+for _ in range(4 * int(sys.argv[1])):
+    print(f"{cust},{uuid.UUID(int=rng.getrandbits(128), version=4)}")
+' "$SUBS_ITEMS" >"$WORK/subs-candidates.csv"
+"$WORK/simtruth" -scenario "$SCEN_SUBS" -csv "$WORK/subs-candidates.csv" >"$WORK/subs-truth.txt"
+{ echo "customer_id,subscription_id,target_offer_id"; awk -v n="$SUBS_ITEMS" '$3 != "-" && c < n { print $1 "," $2 "," $3; c++ }' "$WORK/subs-truth.txt"; } >"$WORK/subs.csv"
+[ "$(($(wc -l <"$WORK/subs.csv") - 1))" = "$SUBS_ITEMS" ] || { echo "not enough eligible subscriptions" >&2; exit 1; }
+start_sim "$SCEN_SUBS"
+for i in $(seq "$SERVES"); do start_serve "$SUBS_CFG" "subs-$i"; done
+SUBS_C0=$(cpu_sample)
+"$BIN" import --batch subs --operation subscription_upgrade "$WORK/subs.csv" >/dev/null
+SUBS_T0=$(date +%s.%N)
+: >"$WORK/subs-learned.txt"
+SUBS_MINUTE_TAKEN=0
+while [ "$(open_items)" != 0 ]; do
+	el=$(python3 -c "print(f'{$(date +%s.%N) - $SUBS_T0:.1f}')")
+	if [ "$SUBS_MINUTE_TAKEN" = 0 ] && python3 -c "import sys; sys.exit(0 if $el >= $PER else 1)"; then
+		stats "$WORK/subs-minute.json"
+		SUBS_MINUTE_TAKEN=1
+	fi
+	echo "$el $(q "select coalesce(min(learned_per_sec), 0) from rate_buckets where key = 'subscriptions'")" >>"$WORK/subs-learned.txt"
+	python3 -c "import sys; sys.exit(0 if $el < 300 else 1)" || { echo "subscription items still open after 300 s" >&2; exit 1; }
+	sleep 0.5
+done
+SUBS_CPU=$(cpu_busy "$SUBS_C0" "$(cpu_sample)")
+stats "$WORK/subs-stats.json"
+[ -f "$WORK/subs-minute.json" ] || cp "$WORK/subs-stats.json" "$WORK/subs-minute.json"
+q "select extract(epoch from (select max(status_changed_at) from batch_items) - (select min(created_at) from batch_items))" >"$WORK/subs-secs.txt"
+q "select status, count(*) from batch_items group by 1 order by 1" | tr '\n' ' ' >"$WORK/subs-statuses.txt"
+q "select count(*) from batch_items where status = 'ineligible'" >"$WORK/subs-ineligible.txt"
+q "select extract(epoch from (select min(created_at) from api_calls) - (select min(created_at) from batch_items))" >"$WORK/subs-first.txt"
+"$BIN" status --batch subs --json >"$WORK/subs-status.json"
+stop_serves
+stop_sim
+log "subs: $(cat "$WORK/subs-secs.txt") s, $(cat "$WORK/subs-statuses.txt"), learned $(tail -n 1 "$WORK/subs-learned.txt")"
 
 # ---------------------------------------------------------------- phase 3
 log "overhead: 1 serve, $OVERHEAD_ITEMS customers, no limits; then River no-op x $NOOP_JOBS"
@@ -378,7 +439,37 @@ for line in rd("rss-samples.txt").splitlines():
         hwm = max(hwm, int(f[f.index("VmHWM:") + 1])); samples += 1
 rows.append((f"5. peak RSS (VmHWM) of 1 serve, {$RSS_ITEMS:,} items, {samples} s", f"{hwm/1024:.1f} MB ({$RSS_SETTLED} items settled meanwhile)", "≤ 150 MB", verdict(hwm / 1024 <= 150)))
 
-P("## Rate governor: quota use, end-to-end time, calls per customer, overhead, memory")
+# ---- phase 5: subscription upgrades, real limit 40 % of the configured one
+ss, sm = js("subs-stats.json"), js("subs-minute.json")
+SOPS = ["subscription_upgrades", "subscription_upgrade_create"]
+def tot(st, code=None):
+    return sum((st["calls"].get(op, {}).get(code, 0) if code else sum(st["calls"].get(op, {}).values())) for op in SOPS)
+s_n = $SUBS_ITEMS
+s_inel = int(rd("subs-ineligible.txt"))
+s_need = s_n + (s_n - s_inel)  # one list per item, one perform per item with a target
+s_calls, s_429 = tot(ss), tot(ss, "429")
+s_after = tot(ss) - tot(sm)
+s_after429 = tot(ss, "429") - tot(sm, "429")
+s_rate = $SUBS_REAL / PER
+s_min = max(0, s_need - $SUBS_REAL) / s_rate
+s_secs = float(rd("subs-secs.txt"))
+s_first = float(rd("subs-first.txt"))
+learned_series = [l.split() for l in rd("subs-learned.txt").splitlines() if len(l.split()) == 2]
+learned_end = float(learned_series[-1][1]) if learned_series else float("nan")
+s_status = js("subs-status.json")
+s_limits = s_status.get("rate_limits", [])
+rows.append((f"6. subscription upgrades, calls ÷ the API's minimum (real limit 40 % of configured)",
+             f"{s_calls / s_need:.3f} ({s_calls} ÷ {s_need}; lists {sum(ss['calls'].get('subscription_upgrades', {}).values())}, performs {sum(ss['calls'].get('subscription_upgrade_create', {}).values())})",
+             "≤ 1.3", verdict(s_calls / s_need <= 1.3)))
+rows.append(("6. subscription upgrades, share of calls answered 429 after the first simulated minute",
+             f"{100 * s_after429 / max(1, s_after):.2f} % ({s_after429} of {s_after}; whole run {s_429} of {s_calls})",
+             "≤ 3 %", verdict(s_after429 <= 0.03 * s_after)))
+rows.append(("6. subscription upgrades, end-to-end time ÷ the minimum the real limit allows",
+             f"{s_secs / s_min:.2f} ({s_secs:.1f} s ÷ {s_min:.1f} s)", "≤ 1.25", verdict(s_secs / s_min <= 1.25)))
+rows.append(("6. subscription upgrades, learned rate at the end ÷ the real limit",
+             f"{learned_end / s_rate:.2f} ({learned_end:.1f}/s ÷ {s_rate:.1f}/s; configured {$SUBS_CONF / PER:.1f}/s)", "info", "info"))
+
+P("## Rate governor: quota use, end-to-end time, calls per customer, overhead, memory, learning a lower limit")
 P("")
 P(f"Measured by \`scripts/bench-governor.sh\` (\`make bench\`) on $(date -u +%Y-%m-%d), "
   f"$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), "
@@ -457,6 +548,24 @@ P(f"4. **Overhead** (\`bench-governor-overhead.yaml\`: no rate limits, no latenc
 P("")
 P(f"5. **Memory**: {$RSS_ITEMS:,} customers imported, 1 serve with the overhead config, VmHWM read from "
   f"\`/proc/PID/status\` every second for {samples} s; {$RSS_SETTLED} items settled meanwhile. CPU busy: $RSS_CPU %.")
+P("")
+samples = learned_series[::max(1, len(learned_series) // 12)]
+P(f"6. **Subscription upgrades against a limit below the configured one** (\`bench-governor-subs.yaml\`): the simulator "
+  f"allows {$SUBS_REAL} calls per {PER} s per partner and customer (one bucket for listing and performing, full at start: "
+  f"{s_rate:.1f}/s), the service is configured with {$SUBS_CONF} per {PER} s (\`rate_limits.limits.subscriptions: "
+  f"{{calls: {$SUBS_CONF}, per: {PER}s, scope: customer}}\`, the documented 500 a minute compressed like the rest), so "
+  f"its configured limit is 2.5 × the real one and it must learn the difference. {$SERVES} serves started first, then "
+  f"{s_n:,} subscription upgrades of one customer imported (each subscription has an eligible upgrade path, its target "
+  f"offer given in the file, from \`simtruth\`, so each item needs exactly one list and one perform: API minimum "
+  f"{s_need} calls). Final statuses: {rd('subs-statuses.txt')}; duplicates created: {len(ss.get('duplicates', {}))}. "
+  f"**Minimum the real limit allows** = (calls needed − the real burst) ÷ the real rate = ({s_need} − {$SUBS_REAL}) ÷ "
+  f"{s_rate:.1f}/s = {s_min:.1f} s; measured from the import to the last item's final status change: {s_secs:.1f} s "
+  f"(the first call went out {s_first:.2f} s after the import). 429s \"after the first minute\": \`/_sim/stats\` read "
+  f"{PER} s (one simulated minute) after the import and at the end. The learned rate "
+  f"(\`rate_buckets.learned_per_sec\` of \`subscriptions\`, every replica's), sampled every half second, "
+  f"seconds after the import → calls/s: " + ", ".join(f"{float(t):.0f} s → {float(v):.1f}" for t, v in samples)
+  + f"; lowered {s_limits[0]['lowered'] if s_limits else 0} times in the run. \`orchestrator status --batch subs --json\` "
+  f"at the end: \`\"rate_limits\": {json.dumps(s_limits)}\`. Machine CPU busy: $SUBS_CPU %.")
 P("")
 P("Machine snapshot during the quota window (\`top -b -n1\`):")
 P("")

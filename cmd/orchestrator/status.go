@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -19,11 +21,14 @@ func statusCmd(e *env) *cobra.Command {
 force, items needing attention (completed only in part, or with a status value the
 service does not know), throughput (items settled per minute over the last 5 and
 15 minutes), the estimated time to finish (open items at the 5-minute rate;
-unknown when nothing settled lately), the age of the oldest item in progress and
-the most frequent error codes.
+unknown when nothing settled lately), the age of the oldest item in progress,
+the most frequent error codes, and the rate limits the governor learned below
+their configured rate (Partner Center answered 429 although the budget allowed
+the call; JSON: rate_limits, empty when none).
 
 Without --batch: every batch, newest first, one line each (name, operation, state,
-total, done %, attention, throughput, ETA).`,
+total, done %, attention, throughput, ETA), then the rate limits learned below
+their configured rate (JSON: {"batches": [...], "rate_limits": [...]}).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, pool, err := e.connect(cmd.Context(), 2)
@@ -41,12 +46,26 @@ total, done %, attention, throughput, ETA).`,
 				for _, bp := range all {
 					list = append(list, report.NewSummary(bp))
 				}
+				rates, err := st.LearnedRates(cmd.Context())
+				if err != nil {
+					return err
+				}
+				below := report.LearnedBelow(rates)
 				if asJSON {
 					enc := json.NewEncoder(e.stdout)
 					enc.SetIndent("", "  ")
-					return enc.Encode(map[string]any{"batches": list})
+					return enc.Encode(map[string]any{"batches": list, "rate_limits": below})
 				}
-				return report.WriteSummariesTable(e.stdout, list)
+				if err := report.WriteSummariesTable(e.stdout, list); err != nil {
+					return err
+				}
+				if len(below) > 0 {
+					fmt.Fprintln(e.stdout)
+					tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+					report.WriteRateLimits(tw, below)
+					return tw.Flush()
+				}
+				return nil
 			}
 			b, err := st.BatchByName(cmd.Context(), batch)
 			if err != nil {
@@ -63,6 +82,6 @@ total, done %, attention, throughput, ETA).`,
 		},
 	}
 	cmd.Flags().StringVar(&batch, "batch", "", "batch name (without it: list every batch)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (fields batch, total, counts, stuck, done, throughput_per_minute_5m, eta_seconds, ...; without --batch: {\"batches\": [...]})")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (fields batch, total, counts, stuck, done, throughput_per_minute_5m, eta_seconds, rate_limits, ...; without --batch: {\"batches\": [...], \"rate_limits\": [...]})")
 	return cmd
 }

@@ -39,6 +39,7 @@ type DBCollector struct {
 	pausedSeconds                              *prometheus.Desc
 	riverJobs, riverAvailable, riverOldest, up *prometheus.Desc
 	processesAlive                             *prometheus.Desc
+	learnedRate                                *prometheus.Desc
 
 	mu         sync.Mutex
 	fetched    time.Time
@@ -134,6 +135,8 @@ func NewDBCollector(src Snapshotter, ttl time.Duration, maxBatches int, logger *
 			"Seconds since the oldest available River job became runnable; 0 when there is none.", nil, nil),
 		processesAlive: prometheus.NewDesc("orchestrator_processes_alive",
 			"Serve processes with a heartbeat row neither stopped nor declared dead (one that stops beating leaves it within workers.dead_after plus a beat).", nil, nil),
+		learnedRate: prometheus.NewDesc("orchestrator_rate_limit_learned_per_second",
+			"Calls per second the rate governor allows each limit now, learned from Partner Center's 429s (before headroom); at most the configured rate.", []string{"limit"}, nil),
 		up: prometheus.NewDesc("orchestrator_db_query_up",
 			"1 when the last query behind the database-backed gauges succeeded, else 0.", nil, nil),
 	}
@@ -142,7 +145,7 @@ func NewDBCollector(src Snapshotter, ttl time.Duration, maxBatches int, logger *
 // Describe implements prometheus.Collector.
 func (c *DBCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.items, c.lineItems, c.stuck, c.batches, c.paused, c.pausedSeconds,
-		c.riverJobs, c.riverAvailable, c.riverOldest, c.processesAlive, c.up} {
+		c.riverJobs, c.riverAvailable, c.riverOldest, c.processesAlive, c.learnedRate, c.up} {
 		ch <- d
 	}
 }
@@ -236,6 +239,10 @@ func (c *DBCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.riverAvailable, float64(s.RiverAvailable))
 	gauge(c.riverOldest, s.RiverOldestAvailable.Seconds())
 	gauge(c.processesAlive, float64(s.ProcessesAlive))
+
+	for _, r := range s.LearnedRates {
+		gauge(c.learnedRate, r.LearnedPerSecond, boundedLabel(r.Limit))
+	}
 }
 
 // holdReason is the reason label of a hold: its name, up to the colon for

@@ -65,6 +65,7 @@ type Metrics struct {
 	unrecorded  *prometheus.CounterVec
 	declared    prometheus.Counter
 	handedBack  prometheus.Counter
+	configured  *prometheus.GaugeVec
 }
 
 // New creates the metrics and registers them, with build info and the Go
@@ -125,6 +126,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "orchestrator_jobs_handed_back_total",
 			Help: "River jobs that were running in a process declared dead, handed back to the queue by this process.",
 		}),
+		configured: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "orchestrator_rate_limit_configured_per_second",
+			Help: "Calls per second rate_limits.limits allows each limit (calls ÷ per, before headroom), as this process is configured.",
+		}, []string{"limit"}),
 	}
 	for _, op := range Operations {
 		for _, class := range StatusClasses {
@@ -161,7 +166,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 
 	for _, c := range []prometheus.Collector{
 		m.requests, m.latency, m.throttled, m.retryAfter, m.tokens, m.transitions, m.failed, m.alertAfter, m.poisoned, m.attention, m.unrecorded,
-		m.declared, m.handedBack, build,
+		m.declared, m.handedBack, m.configured, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -175,6 +180,14 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 // SetOutageAlertAfter exports outage.alert_after for the alert rule.
 func (m *Metrics) SetOutageAlertAfter(d time.Duration) {
 	m.alertAfter.Set(d.Seconds())
+}
+
+// SetConfiguredRates exports each rate limit's configured rate, calls per
+// second, by the limit's name (ratelimit.Governor.ConfiguredRates).
+func (m *Metrics) SetConfiguredRates(rates map[string]float64) {
+	for name, v := range rates {
+		m.configured.WithLabelValues(name).Set(v)
+	}
 }
 
 // ObservePartnerCenterCall records one Partner Center request. status is 0

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
+	"github.com/pcupgrade/orchestrator/internal/ratelimit"
 	"github.com/pcupgrade/orchestrator/internal/store"
 	"github.com/pcupgrade/orchestrator/internal/store/storetest"
 	"github.com/pcupgrade/orchestrator/internal/upgrade"
@@ -45,6 +46,7 @@ func (c *countingSnapshotter) MetricsSnapshot(context.Context, int) (store.Metri
 
 		RiverAvailable:       2,
 		RiverOldestAvailable: 1500 * time.Millisecond,
+		LearnedRates:         []store.LearnedRate{{Limit: "subscriptions", ConfiguredPerSecond: 500.0 / 60, LearnedPerSecond: 3.5}},
 	}, nil
 }
 
@@ -73,6 +75,7 @@ func TestMetricsLintAndValues(t *testing.T) {
 	m.ObserveAttention(upgrade.SubscriptionUpgrade, "license_errors")
 	m.ObserveAttention(upgrade.ProductUpgrade, "900120")
 	m.ObserveDeclaredDead([]store.DeadProcess{{ID: "a", JobsHandedBack: 3}, {ID: "b", JobsHandedBack: 4}})
+	m.SetConfiguredRates(map[string]float64{"subscriptions": 500.0 / 60, "product_upgrade_create": 5})
 
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
@@ -141,8 +144,16 @@ orchestrator_river_oldest_available_job_age_seconds 1.5
 # HELP orchestrator_db_query_up 1 when the last query behind the database-backed gauges succeeded, else 0.
 # TYPE orchestrator_db_query_up gauge
 orchestrator_db_query_up 1
+# HELP orchestrator_rate_limit_learned_per_second Calls per second the rate governor allows each limit now, learned from Partner Center's 429s (before headroom); at most the configured rate.
+# TYPE orchestrator_rate_limit_learned_per_second gauge
+orchestrator_rate_limit_learned_per_second{limit="subscriptions"} 3.5
+# HELP orchestrator_rate_limit_configured_per_second Calls per second rate_limits.limits allows each limit (calls ÷ per, before headroom), as this process is configured.
+# TYPE orchestrator_rate_limit_configured_per_second gauge
+orchestrator_rate_limit_configured_per_second{limit="product_upgrade_create"} 5
+orchestrator_rate_limit_configured_per_second{limit="subscriptions"} 8.333333333333334
 `), "orchestrator_items", "orchestrator_items_stuck", "orchestrator_line_items", "orchestrator_work_paused",
-		"orchestrator_river_available_jobs", "orchestrator_river_oldest_available_job_age_seconds", "orchestrator_db_query_up"))
+		"orchestrator_river_available_jobs", "orchestrator_river_oldest_available_job_age_seconds", "orchestrator_db_query_up",
+		"orchestrator_rate_limit_learned_per_second", "orchestrator_rate_limit_configured_per_second"))
 
 	// Every scrape within the TTL reuses the first query.
 	_, err = reg.Gather()
@@ -289,6 +300,18 @@ func TestDBCollectorAgainstPostgreSQL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0.0, gauge("orchestrator_work_paused", map[string]string{"reason": "outage"}))
 	require.Equal(t, 0.0, gauge("orchestrator_work_paused_seconds", map[string]string{"reason": "outage"}))
+
+	// The learned rate of a limit appears once the limit is used, and
+	// follows a 429 that lowered it.
+	require.Equal(t, -1.0, gauge("orchestrator_rate_limit_learned_per_second", map[string]string{"limit": "product_upgrade_create"}))
+	gov, err := ratelimit.New(st, ratelimit.DefaultLimits(), 1, 0.2)
+	require.NoError(t, err)
+	wait, err := gov.Take(ctx, partnercenter.OpProductUpgradeCreate, "", ratelimit.Work)
+	require.NoError(t, err)
+	require.Zero(t, wait)
+	require.Equal(t, 5.0, gauge("orchestrator_rate_limit_learned_per_second", map[string]string{"limit": "product_upgrade_create"}), "300 a minute, nothing learned")
+	require.NoError(t, gov.Throttled(ctx, partnercenter.OpProductUpgradeCreate, "", time.Second))
+	require.InDelta(t, 5*ratelimit.Decrease, gauge("orchestrator_rate_limit_learned_per_second", map[string]string{"limit": "product_upgrade_create"}), 1e-9)
 
 	// A paused batch leaves orchestrator_items.
 	_, err = st.SetBatchStatus(ctx, b.ID, upgrade.BatchPaused, "test")

@@ -23,6 +23,7 @@ func DefaultLimits() []Limit {
 			Operations: []string{partnercenter.OpProductUpgradeStatus}},
 		{Name: "subscriptions", Calls: 500, Per: time.Minute, Scope: ScopeCustomer,
 			Operations: []string{partnercenter.OpSubscriptionUpgradeList, partnercenter.OpSubscriptionUpgradePerform,
-				partnercenter.OpTransitionEligibility, partnercenter.OpTransitionCreate, partnercenter.OpTransitionList}},
+				partnercenter.OpTransitionEligibility, partnercenter.OpTransitionCreate, partnercenter.OpTransitionList},
+			Starts: []string{partnercenter.OpSubscriptionUpgradeList, partnercenter.OpTransitionEligibility}},
 	}
 }

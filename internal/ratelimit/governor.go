@@ -3,14 +3,22 @@
 // job takes a token from the bucket of the call's limit; when there is none
 // it snoozes until there will be one, holding no worker slot. A 429 pauses
 // the bucket for Retry-After for every replica at once.
+//
+// The governor learns each limit's real rate (learn.go): a 429 answering a
+// call that had a token lowers the rate of every bucket of the limit, for
+// every replica, and calls that go through raise it back slowly, never
+// above the configured rate.
 package ratelimit
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pcupgrade/orchestrator/internal/store"
 )
 
 // Scope says what one bucket of a limit covers.
@@ -34,6 +42,13 @@ type Limit struct {
 	Scope Scope
 	// Operations are the partnercenter.Op* names the limit covers.
 	Operations []string
+	// Starts are the Operations that begin an item's work (a list or an
+	// eligibility check before a perform or create). On a limit shared
+	// with other operations they leave the poll reserve to the calls that
+	// finish work already begun, so a job that has read its item finds a
+	// token for the call that acts on it instead of snoozing and reading
+	// again.
+	Starts []string
 }
 
 // Class is what a call is for: polls give way to creates.
@@ -54,10 +69,11 @@ const (
 // SpareShare is the share of a bucket's burst a Spare call leaves behind.
 const SpareShare = 0.25
 
-// Buckets is where the buckets live; *store.Store implements it.
+// Buckets is where the buckets and the learned rates live; *store.Store
+// implements it.
 type Buckets interface {
-	TakeToken(ctx context.Context, key string, capacity, refillPerSec, reserve float64) (time.Duration, error)
-	PauseBucket(ctx context.Context, key string, d time.Duration) error
+	TakeToken(ctx context.Context, t store.Take) (time.Duration, error)
+	ThrottleBucket(ctx context.Context, t store.Throttle) (bool, error)
 }
 
 // Governor takes tokens for Partner Center calls.
@@ -92,6 +108,11 @@ func New(buckets Buckets, limits []Limit, headroom, pollReserve float64) (*Gover
 		if l.Calls <= 0 || l.Per <= 0 {
 			return nil, fmt.Errorf("rate limit %s: calls and per must be positive", l.Name)
 		}
+		for _, op := range l.Starts {
+			if !slices.Contains(l.Operations, op) {
+				return nil, fmt.Errorf("rate limit %s: starting operation %s is not one of its operations", l.Name, op)
+			}
+		}
 		for _, op := range l.Operations {
 			if prev, dup := g.byOp[op]; dup {
 				return nil, fmt.Errorf("operation %s is in rate limits %s and %s", op, prev.Name, l.Name)
@@ -125,8 +146,6 @@ func (g *Governor) Take(ctx context.Context, op, customer string, class Class) (
 	if wait := g.localWait(key); wait > 0 {
 		return wait, nil
 	}
-	capacity := float64(l.Calls) * g.headroom
-	refill := capacity / l.Per.Seconds()
 	// Polls leave the poll reserve to work only where they share the limit
 	// with other operations; a limit of the polls' own has nobody to leave
 	// it to.
@@ -137,11 +156,22 @@ func (g *Governor) Take(ctx context.Context, op, customer string, class Class) (
 	reserve := 0.0
 	switch class {
 	case Poll:
-		reserve = capacity * pollReserve
+		reserve = pollReserve
 	case Spare:
-		reserve = capacity * max(pollReserve, SpareShare)
+		reserve = max(pollReserve, SpareShare)
+	default:
+		if slices.Contains(l.Starts, op) {
+			reserve = pollReserve
+		}
 	}
-	wait, err := g.buckets.TakeToken(ctx, key, capacity, refill, reserve)
+	configured := configuredRate(l)
+	wait, err := g.buckets.TakeToken(ctx, store.Take{
+		Key: key, Limit: l.Name,
+		Configured: configured, Period: l.Per.Seconds(), Headroom: g.headroom,
+		Reserve:  reserve,
+		Step:     IncreaseShare * configured,
+		Interval: increaseInterval(l).Seconds(),
+	})
 	if err != nil || wait > 0 {
 		return wait, err
 	}
@@ -166,9 +196,11 @@ func (g *Governor) localWait(key string) time.Duration {
 }
 
 // Throttled records Partner Center's 429 for a call of op about customer:
-// the bucket is emptied and paused for retryAfter, for every replica.
+// the bucket is emptied and paused for retryAfter, for every replica, and
+// when the bucket had budget the limit's learned rate is lowered (see
+// learn.go).
 func (g *Governor) Throttled(ctx context.Context, op, customer string, retryAfter time.Duration) error {
-	_, key, ok := g.key(op, customer)
+	l, key, ok := g.key(op, customer)
 	if !ok {
 		return nil
 	}
@@ -183,7 +215,13 @@ func (g *Governor) Throttled(ctx context.Context, op, customer string, retryAfte
 		g.paused[key] = until
 	}
 	g.mu.Unlock()
-	return g.buckets.PauseBucket(ctx, key, retryAfter)
+	configured := configuredRate(l)
+	_, err := g.buckets.ThrottleBucket(ctx, store.Throttle{
+		Key: key, Limit: l.Name, Pause: retryAfter,
+		Configured: configured, Period: l.Per.Seconds(), Headroom: g.headroom,
+		Decrease: Decrease, Floor: FloorShare * configured,
+	})
+	return err
 }
 
 // PollRate returns the calls per second polls of op may use of a

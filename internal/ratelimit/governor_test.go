@@ -207,3 +207,18 @@ func TestPollRateOnlyForSharedPartnerLimits(t *testing.T) {
 	_, ok = g.PollRate("subscription_upgrade_list")
 	require.False(t, ok, "per-customer limits are not partner-wide")
 }
+
+func TestStartingCallsLeaveTheReserveToFinishingOnes(t *testing.T) {
+	t.Parallel()
+	dbURL := storetest.NewDatabase(t)
+	limits := []ratelimit.Limit{{Name: "subs", Calls: 10, Per: time.Hour, Scope: ratelimit.ScopeCustomer, // no refill to speak of
+		Operations: []string{"subscription_upgrade_list", "subscription_upgrade_perform"}, Starts: []string{"subscription_upgrade_list"}}}
+	g, _ := replica(t, dbURL, limits)
+	take := taker(t, g)
+	require.Equal(t, 8, take("subscription_upgrade_list", ratelimit.Work), "lists stop at the 20% reserve")
+	require.Equal(t, 2, take("subscription_upgrade_perform", ratelimit.Work), "performs of items already read get it")
+
+	_, err := ratelimit.New(nil, []ratelimit.Limit{{Name: "x", Calls: 1, Per: time.Second, Scope: ratelimit.ScopePartner,
+		Operations: []string{"a"}, Starts: []string{"b"}}}, 1, 0.2)
+	require.ErrorContains(t, err, "rate limit x: starting operation b is not one of its operations")
+}

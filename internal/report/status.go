@@ -51,6 +51,10 @@ type Status struct {
 	// TopErrors are the 5 most frequent error codes of failed and
 	// ineligible items and of items needing attention, most frequent first.
 	TopErrors []store.ErrorCount `json:"top_errors"`
+	// RateLimits are the rate limits the governor learned below their
+	// configured rate (Partner Center allows less), service-wide like
+	// Holds; empty when every limit runs at its configured rate.
+	RateLimits []store.LearnedRate `json:"rate_limits"`
 }
 
 // TopErrorCodes is how many error codes a status lists.
@@ -96,7 +100,29 @@ func NewStatus(b store.Batch, counts map[upgrade.Status]int, stuck int, holds []
 	}
 	s.Done = open == 0
 	s.TopErrors = []store.ErrorCount{}
+	s.RateLimits = []store.LearnedRate{}
 	return s
+}
+
+// LearnedBelow returns the rates of rates learned below their configured
+// rate, never nil.
+func LearnedBelow(rates []store.LearnedRate) []store.LearnedRate {
+	out := []store.LearnedRate{}
+	for _, r := range rates {
+		if r.Below() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// WriteRateLimits writes one line for each rate limit of rates, for people.
+func WriteRateLimits(w io.Writer, rates []store.LearnedRate) {
+	for _, r := range rates {
+		fmt.Fprintf(w, "rate limit\t%s: Partner Center allows less than configured; the governor uses %.2f calls/s of the configured %.2f (%.0f %%), lowered by %d 429(s), last changed %s\n",
+			r.Limit, r.LearnedPerSecond, r.ConfiguredPerSecond, 100*r.LearnedPerSecond/r.ConfiguredPerSecond, r.Lowered,
+			r.ChangedAt.UTC().Format(time.RFC3339))
+	}
 }
 
 // WithProgress adds p (throughput, ETA, oldest item in progress, top error
@@ -208,6 +234,7 @@ func (s Status) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "PAUSED\tall work is paused until %s: %s\n", h.Until.UTC().Format(time.RFC3339), h.Reason)
 	}
+	WriteRateLimits(tw, s.RateLimits)
 	fmt.Fprintln(tw, "\t")
 	fmt.Fprintln(tw, "STATUS\tITEMS\tSHARE")
 	for _, st := range upgrade.Statuses() {
@@ -256,27 +283,47 @@ type StatusSource interface {
 	AttentionCount(ctx context.Context, batchID int64) (int, error)
 	Holds(ctx context.Context) ([]store.Hold, error)
 	Progress(ctx context.Context, batchID int64, topErrors int) (store.Progress, error)
+	LearnedRates(ctx context.Context) ([]store.LearnedRate, error)
+}
+
+// serviceWide is what every batch's status shows alike.
+type serviceWide struct {
+	holds []store.Hold
+	rates []store.LearnedRate
+}
+
+func loadServiceWide(ctx context.Context, src StatusSource) (serviceWide, error) {
+	holds, err := src.Holds(ctx)
+	if err != nil {
+		return serviceWide{}, err
+	}
+	rates, err := src.LearnedRates(ctx)
+	if err != nil {
+		return serviceWide{}, err
+	}
+	return serviceWide{holds: holds, rates: LearnedBelow(rates)}, nil
 }
 
 // LoadStatus reads the status of batch b.
 func LoadStatus(ctx context.Context, src StatusSource, b store.Batch) (Status, error) {
-	holds, err := src.Holds(ctx)
+	sw, err := loadServiceWide(ctx, src)
 	if err != nil {
 		return Status{}, err
 	}
-	return loadStatus(ctx, src, b, holds)
+	return loadStatus(ctx, src, b, sw)
 }
 
 // LoadStatuses reads the status of every batch of bs, in the same order:
-// as LoadStatus, but the holds, the same for every batch, are read once.
+// as LoadStatus, but the holds and rate limits, the same for every batch,
+// are read once.
 func LoadStatuses(ctx context.Context, src StatusSource, bs []store.Batch) ([]Status, error) {
-	holds, err := src.Holds(ctx)
+	sw, err := loadServiceWide(ctx, src)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Status, 0, len(bs))
 	for _, b := range bs {
-		s, err := loadStatus(ctx, src, b, holds)
+		s, err := loadStatus(ctx, src, b, sw)
 		if err != nil {
 			return nil, err
 		}
@@ -285,12 +332,13 @@ func LoadStatuses(ctx context.Context, src StatusSource, bs []store.Batch) ([]St
 	return out, nil
 }
 
-// loadStatus reads the status of batch b, with holds in force. The stuck
+// loadStatus reads the status of batch b, with the holds in force and the
+// limits learned below their configured rate. The stuck
 // items, the items needing attention and the top error codes are read only
 // when the counts show items that can have them (in progress; completed or
 // in progress; failed, ineligible or needing attention): the error codes
 // take a pass over the batch's items.
-func loadStatus(ctx context.Context, src StatusSource, b store.Batch, holds []store.Hold) (Status, error) {
+func loadStatus(ctx context.Context, src StatusSource, b store.Batch, sw serviceWide) (Status, error) {
 	counts, err := src.StatusCounts(ctx, b.ID)
 	if err != nil {
 		return Status{}, err
@@ -315,8 +363,9 @@ func loadStatus(ctx context.Context, src StatusSource, b store.Batch, holds []st
 	if err != nil {
 		return Status{}, err
 	}
-	s := NewStatus(b, counts, stuck, holds).WithProgress(p)
+	s := NewStatus(b, counts, stuck, sw.holds).WithProgress(p)
 	s.Attention = attention
+	s.RateLimits = append(s.RateLimits, sw.rates...)
 	return s, nil
 }
 

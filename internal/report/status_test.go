@@ -123,6 +123,13 @@ func (c *countingSource) StuckCount(_ context.Context, batchID int64) (int, erro
 	return 1, nil
 }
 
+func (c *countingSource) LearnedRates(context.Context) ([]store.LearnedRate, error) {
+	return []store.LearnedRate{
+		{Limit: "product_upgrade_create", ConfiguredPerSecond: 5, LearnedPerSecond: 5},
+		{Limit: "subscriptions", ConfiguredPerSecond: 500.0 / 60, LearnedPerSecond: 2, Lowered: 4},
+	}, nil
+}
+
 func (c *countingSource) Holds(context.Context) ([]store.Hold, error) {
 	c.holds++
 	return []store.Hold{{Name: store.HoldAuth, Reason: "refused", Until: time.Now().Add(time.Hour)}}, nil
@@ -159,6 +166,8 @@ func TestLoadStatusesReadsTheHoldsOnceAndOnlyWhatTheCountsCallFor(t *testing.T) 
 		require.Equal(t, name, list[i].Batch)
 		require.Len(t, list[i].Holds, 1)
 		require.NotNil(t, list[i].TopErrors)
+		require.Len(t, list[i].RateLimits, 1, "only the limit learned below its configured rate")
+		require.Equal(t, "subscriptions", list[i].RateLimits[0].Limit)
 	}
 	require.Equal(t, []int{0, 1, 0}, []int{list[0].Stuck, list[1].Stuck, list[2].Stuck})
 	require.Equal(t, []int{2, 0, 0}, []int{list[0].Attention, list[1].Attention, list[2].Attention})
@@ -172,4 +181,13 @@ func TestLoadStatusesReadsTheHoldsOnceAndOnlyWhatTheCountsCallFor(t *testing.T) 
 	require.Equal(t, 2, src.holds)
 	require.Equal(t, list[1].Counts, s.Counts)
 	require.Equal(t, 1, s.Stuck)
+
+	var out strings.Builder
+	require.NoError(t, s.WriteTable(&out))
+	require.Contains(t, out.String(), "subscriptions: Partner Center allows less than configured; the governor uses 2.00 calls/s of the configured 8.33 (24 %), lowered by 4 429(s)")
+	require.NotContains(t, out.String(), "product_upgrade_create")
+	out.Reset()
+	require.NoError(t, s.WriteJSON(&out))
+	require.Contains(t, out.String(), `"rate_limits": [`)
+	require.Contains(t, out.String(), `"learned_per_second": 2,`)
 }

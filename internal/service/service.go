@@ -156,6 +156,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 	if err != nil {
 		return nil, err
 	}
+	m.SetConfiguredRates(gov.ConfiguredRates())
 	worker := WorkerID()
 	heart := heartbeat.New(st, worker, cfg.Workers.DeadAfter, logger, m.ObserveDeclaredDead)
 	deps := &jobs.Deps{

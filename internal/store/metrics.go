@@ -12,7 +12,8 @@ import (
 )
 
 // MetricsSnapshot is what the database-backed gauges of docs/metrics.md
-// show, read by MetricsSnapshot in two queries.
+// show, read by MetricsSnapshot in two queries, and the rate limits' rows
+// (one a limit).
 type MetricsSnapshot struct {
 	// ActiveBatches are the batches the workers are moving (status running
 	// or canary), the newest first, at most the requested number.
@@ -44,6 +45,9 @@ type MetricsSnapshot struct {
 	// ProcessesAlive counts serve processes whose heartbeat row is
 	// neither stopped nor declared dead.
 	ProcessesAlive int64
+	// LearnedRates are the rate limits used so far and what the governor
+	// learned about them.
+	LearnedRates []LearnedRate
 }
 
 // RiverJobCount is the number of River jobs of one kind in one state.
@@ -128,7 +132,8 @@ from river_job
 where state = 'available' and scheduled_at <= now()`
 
 // MetricsSnapshot reads the database-backed gauges: two queries, run
-// concurrently, for at most maxBatches active batches.
+// concurrently, for at most maxBatches active batches, then the learned
+// rates (an index scan of a few rows).
 func (s *Store) MetricsSnapshot(ctx context.Context, maxBatches int) (MetricsSnapshot, error) {
 	snap := MetricsSnapshot{
 		Stuck:       map[string]int64{},
@@ -148,6 +153,9 @@ func (s *Store) MetricsSnapshot(ctx context.Context, maxBatches int) (MetricsSna
 		riverRows, available, oldestAvailableSc, riverErr = s.riverMetrics(ctx)
 	})
 	appErr = s.appMetrics(ctx, maxBatches, &snap)
+	if appErr == nil {
+		snap.LearnedRates, appErr = s.LearnedRates(ctx)
+	}
 	wg.Wait()
 	if appErr != nil {
 		return MetricsSnapshot{}, appErr

@@ -2,7 +2,10 @@
 // of a product-upgrade CSV under a scenario: one line per customer,
 // "customer_id eligible duration_seconds" (the upgrade's lifecycle in real
 // seconds, clock_speedup applied), computed by simulator.Predict, the same
-// code the simulator's handlers use.
+// code the simulator's handlers use. For a subscription CSV
+// (customer_id,subscription_id) it prints "customer_id subscription_id
+// offer_id", the first eligible upgrade target (simulator
+// PredictSubscriptionUpgrade), or "-" when there is none.
 package main
 
 import (
@@ -18,7 +21,7 @@ import (
 
 func main() {
 	scenario := flag.String("scenario", "", "scenario YAML")
-	file := flag.String("csv", "", "product-upgrade CSV (customer_id,product_family)")
+	file := flag.String("csv", "", "product-upgrade CSV (customer_id,product_family) or subscription CSV (customer_id,subscription_id)")
 	flag.Parse()
 	if err := run(*scenario, *file); err != nil {
 		fmt.Fprintln(os.Stderr, "simtruth:", err)
@@ -45,9 +48,11 @@ func run(scenario, file string) error {
 	}
 	defer f.Close()
 	r := csv.NewReader(f)
-	if _, err := r.Read(); err != nil { // header
+	header, err := r.Read()
+	if err != nil {
 		return err
 	}
+	subscriptions := len(header) > 1 && strings.TrimSpace(header[1]) == "subscription_id"
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
@@ -57,6 +62,15 @@ func run(scenario, file string) error {
 			return err
 		}
 		id := strings.ToLower(strings.TrimSpace(rec[0]))
+		if subscriptions {
+			sub := strings.ToLower(strings.TrimSpace(rec[1]))
+			offer := "-"
+			if ids := sim.PredictSubscriptionUpgrade(id, sub).EligibleOfferIDs(); len(ids) > 0 {
+				offer = ids[0]
+			}
+			fmt.Printf("%s %s %s\n", id, sub, offer)
+			continue
+		}
 		o := sim.Predict(id)
 		fmt.Printf("%s %t %.3f\n", id, o.Eligible, o.Duration.Seconds()/speed)
 	}
