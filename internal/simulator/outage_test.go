@@ -22,9 +22,10 @@ outages:
 	require.NoError(t, err)
 	require.Len(t, o.Outages, 2)
 	require.Equal(t, simulator.OutageAll, o.Outages[0].Scope, "all by default")
+	customer := uuid.NewString()
+	o.Succeeding = []string{customer}
 	b := setup(t, o)
 	token := b.userToken(t)
-	customer := uuid.NewString()
 	before := b.eligibility(t, token, customer)
 
 	// From 10s to 20s Partner Center answers 503 without doing anything.
