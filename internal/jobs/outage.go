@@ -76,26 +76,23 @@ func (d *Deps) transientBackoff(n int) time.Duration {
 	return wait*4/5 + jitter(wait*2/5+1)
 }
 
-// answered notes the families a Partner Center exchange showed answering:
-// their transient streaks end and their outage holds lift. A call Partner
-// Center answered (anything but a transient failure) shows both its family
-// and the token endpoint answering; a token endpoint that refused for good
-// shows only itself.
-func answered(ctx context.Context, d *Deps, it store.Item, resp *partnercenter.Response, callErr error) {
-	var fams []string
+// answeredFamilies are the families a Partner Center exchange showed
+// answering, whose transient streaks end and outage holds lift when it is
+// recorded: a call Partner Center answered (anything but a transient
+// failure) shows both its family and the token endpoint answering; a token
+// endpoint that refused for good shows only itself.
+func answeredFamilies(it store.Item, resp *partnercenter.Response, callErr error) []string {
 	switch {
 	case resp.Status() != 0 && !partnercenter.IsTransient(callErr):
-		fams = families(it.Operation)
+		return families(it.Operation)
 	case partnercenter.IsTokenFailure(callErr) && !partnercenter.IsTransient(callErr):
-		fams = []string{FamilyToken}
-	default:
-		return
+		return []string{FamilyToken}
 	}
-	released, err := d.Store.RecordAnswers(context.WithoutCancel(ctx), fams)
-	if err != nil {
-		d.Logger.WarnContext(ctx, "ending transient-failure streaks", slog.String("error", err.Error()))
-		return
-	}
+	return nil
+}
+
+// liftedHolds logs the outage holds an answer released.
+func liftedHolds(ctx context.Context, d *Deps, released []store.Hold) {
 	for _, h := range released {
 		d.Logger.InfoContext(ctx, "Partner Center answers again: outage hold lifted, work resumes",
 			slog.String("hold", h.Name), slog.Time("since", h.Since), slog.Int("probes", h.Probes),

@@ -30,7 +30,7 @@ const maxRecordedMessage = 2000
 // so that the job fails, is retried, and repeats the same request, whose
 // repeat Partner Center recognises by its MS-RequestId. A recorded answer
 // also ends its endpoint family's streak of transient failures and lifts its
-// outage hold (see answered).
+// outage hold (see answeredFamilies).
 func record(ctx context.Context, d *Deps, it store.Item, resp *partnercenter.Response, callErr error) error {
 	if resp == nil {
 		return nil
@@ -64,11 +64,20 @@ func record(ctx context.Context, d *Deps, it store.Item, resp *partnercenter.Res
 
 	// The call happened whether or not the job's context is still alive.
 	wctx := context.WithoutCancel(ctx)
+	// An answer is recorded in the same statement that ends its families'
+	// transient streaks and lifts their outage holds.
+	fams := answeredFamilies(it, resp, callErr)
 	var err error
 	wait := recordBackoff
 	for attempt := 1; ; attempt++ {
-		if err = d.Store.RecordAPICall(wctx, c); err == nil {
-			answered(ctx, d, it, resp, callErr)
+		if len(fams) == 0 {
+			err = d.Store.RecordAPICall(wctx, c)
+		} else {
+			var released []store.Hold
+			released, err = d.Store.RecordAnsweredCall(wctx, c, fams)
+			liftedHolds(ctx, d, released)
+		}
+		if err == nil {
 			return nil
 		}
 		if attempt == recordAttempts {

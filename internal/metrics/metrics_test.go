@@ -296,7 +296,7 @@ func TestDBCollectorAgainstPostgreSQL(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	require.Equal(t, 1.0, gauge("orchestrator_work_paused", map[string]string{"reason": "outage"}))
 	require.GreaterOrEqual(t, gauge("orchestrator_work_paused_seconds", map[string]string{"reason": "outage"}), 1.0)
-	_, err = st.RecordAnswers(ctx, []string{string(upgrade.ProductUpgrade)})
+	_, err = st.RecordAnsweredCall(ctx, store.APICall{Operation: "product_upgrade_status", HTTPStatus: 200}, []string{string(upgrade.ProductUpgrade)})
 	require.NoError(t, err)
 	require.Equal(t, 0.0, gauge("orchestrator_work_paused", map[string]string{"reason": "outage"}))
 	require.Equal(t, 0.0, gauge("orchestrator_work_paused_seconds", map[string]string{"reason": "outage"}))

@@ -110,29 +110,6 @@ func (s *Store) upsertOutageHold(ctx context.Context, family, reason string, sin
 	return h, inserted, nil
 }
 
-// RecordAnswers notes that families answered: their streaks end and their
-// outage holds are released, except a hold still inside a wait the
-// endpoint asked for (placed by HoldOutageUntil, no probe sent yet). It
-// returns the holds released, for logging.
-func (s *Store) RecordAnswers(ctx context.Context, families []string) ([]Hold, error) {
-	names := make([]string, len(families))
-	for i, f := range families {
-		names[i] = OutageHold(f)
-	}
-	rows, err := s.db.Query(ctx, `
-		with streaks as (
-		    update outage_streaks set failures = 0, since = null, updated_at = now()
-		    where family = any($1) and failures > 0
-		)
-		delete from holds
-		where name = any($2) and (probes > 0 or until <= now())
-		returning name, reason, until, created_at, probes`, families, names)
-	if err != nil {
-		return nil, fmt.Errorf("record answers: %w", err)
-	}
-	return pgx.CollectRows(rows, scanHold)
-}
-
 // BlockingHold returns the hold that keeps a job calling families from
 // running, if any: a hold in force (such as refused credentials) or an
 // outage hold of one of families, the one lasting longest first. An outage
