@@ -32,11 +32,6 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-PGHOST=${PGHOST:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-PGUSER=${PGUSER:-postgres}
-export PGHOST PGPORT PGUSER
-export PGOPTIONS='-c client_min_messages=warning'
 R=180              # calls per PER on each product-upgrade endpoint
 PER=6              # seconds: one simulated minute
 QUOTA_ITEMS=3000   # phase 1: customers queued (eligibility stays backlogged)
@@ -53,61 +48,8 @@ SUBS_CONF=500      # phase 5: the service's subscriptions limit per PER
 SUBS_REAL=200      # phase 5: the simulator's (40 % of it)
 MAX_WORKERS=20     # workers.max_workers default
 PREFIX=gov_bench_$$
-WORK=$(mktemp -d)
-PIDS=()
-DBS=()
-T_START=$(date +%s)
-
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	local db
-	for db in "${DBS[@]}"; do psql -q -X -d postgres -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '== %s\n' "$*" >&2; }
-
-echo "== build" >&2
-go build -o bin/orchestrator ./cmd/orchestrator
-go build -o "$WORK/gencsv" ./internal/importer/cmd/gencsv
-go build -o "$WORK/rivernoop" ./internal/benchkit/cmd/rivernoop
-go build -o "$WORK/simtruth" ./internal/benchkit/cmd/simtruth
-BIN=$PWD/bin/orchestrator
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# fresh_db NAME: drop and create a database, migrate it; sets DATABASE_URL.
-fresh_db() {
-	local db=${PREFIX}_$1
-	psql -q -X -d postgres -v ON_ERROR_STOP=1 -c "drop database if exists $db with (force)" -c "create database $db"
-	DBS+=("$db")
-	export DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$db?sslmode=disable"
-	"$BIN" migrate >/dev/null
-	CUR_DB=$db
-}
-q() { psql -X -At -d "$CUR_DB" -v ON_ERROR_STOP=1 -c "$1"; }
-
-# start_sim SCENARIO: a simulator process; sets SIM_URL and SIM_PID.
-start_sim() {
-	local port
-	port=$(free_port)
-	"$BIN" simulate --listen "127.0.0.1:$port" --scenario "$1" >"$WORK/sim-$port.log" 2>&1 &
-	SIM_PID=$!
-	PIDS+=("$SIM_PID")
-	SIM_URL=http://127.0.0.1:$port
-	for _ in $(seq 100); do curl -sf "$SIM_URL/_sim/stats" >/dev/null && return 0; sleep 0.1; done
-	echo "simulator did not start" >&2
-	cat "$WORK/sim-$port.log" >&2
-	return 1
-}
-stats() { curl -sf "$SIM_URL/_sim/stats" >"$1"; }
-
-export PARTNER_CENTER_TENANT_ID=partner-tenant PARTNER_CENTER_CLIENT_ID=bench-client \
-	PARTNER_CENTER_CLIENT_SECRET=bench-client-secret-value PARTNER_CENTER_REFRESH_TOKEN=bench-refresh-token-value
+. scripts/bench-lib.sh
+build internal/importer/cmd/gencsv internal/benchkit/cmd/rivernoop internal/benchkit/cmd/simtruth
 
 # write_config FILE CALLS PER HEADROOM INITIAL MAX
 # (database_max_conns 10: the PostgreSQL server is shared, 100 connections.)
@@ -181,7 +123,7 @@ quota_run() {
 	fresh_db "quota_$name"
 	"$WORK/gencsv" -rows "$QUOTA_ITEMS" -seed 11 >"$WORK/quota.csv"
 	"$BIN" import --batch quota "$WORK/quota.csv" >/dev/null
-	start_sim "$SCEN_QUOTA"
+	start_sim --scenario "$SCEN_QUOTA"
 	for i in $(seq "$SERVES"); do start_serve "$cfg" "quota-$name-$i"; done
 	sleep "$WARMUP"
 	stats "$WORK/quota-$name-s0.json"
@@ -216,7 +158,7 @@ log "e2e: $SERVES serves, $E2E_ITEMS customers to the end"
 fresh_db e2e
 "$WORK/gencsv" -rows "$E2E_ITEMS" -seed 12 >"$WORK/e2e.csv"
 "$WORK/simtruth" -scenario "$SCEN_E2E" -csv "$WORK/e2e.csv" >"$WORK/e2e-truth.txt"
-start_sim "$SCEN_E2E"
+start_sim --scenario "$SCEN_E2E"
 for i in $(seq "$SERVES"); do start_serve "$GOV_CFG" "e2e-$i"; done
 E2E_C0=$(cpu_sample)
 "$BIN" import --batch e2e "$WORK/e2e.csv" >/dev/null
@@ -254,7 +196,7 @@ for _ in range(4 * int(sys.argv[1])):
 "$WORK/simtruth" -scenario "$SCEN_SUBS" -csv "$WORK/subs-candidates.csv" >"$WORK/subs-truth.txt"
 { echo "customer_id,subscription_id,target_offer_id"; awk -v n="$SUBS_ITEMS" '$3 != "-" && c < n { print $1 "," $2 "," $3; c++ }' "$WORK/subs-truth.txt"; } >"$WORK/subs.csv"
 [ "$(($(wc -l <"$WORK/subs.csv") - 1))" = "$SUBS_ITEMS" ] || { echo "not enough eligible subscriptions" >&2; exit 1; }
-start_sim "$SCEN_SUBS"
+start_sim --scenario "$SCEN_SUBS"
 for i in $(seq "$SERVES"); do start_serve "$SUBS_CFG" "subs-$i"; done
 SUBS_C0=$(cpu_sample)
 "$BIN" import --batch subs --operation subscription_upgrade "$WORK/subs.csv" >/dev/null
@@ -289,7 +231,7 @@ FAST_CFG=$WORK/fast.yaml
 write_config "$FAST_CFG" 1000000 1s 0.98 100ms 1s
 fresh_db overhead
 "$WORK/gencsv" -rows "$OVERHEAD_ITEMS" -seed 13 >"$WORK/overhead.csv"
-start_sim "$SCEN_FAST"
+start_sim --scenario "$SCEN_FAST"
 start_serve "$FAST_CFG" overhead
 OV_C0=$(cpu_sample)
 "$BIN" import --batch overhead "$WORK/overhead.csv" >/dev/null
@@ -310,7 +252,7 @@ log "memory: 1 serve, $RSS_ITEMS customers, VmHWM over ${RSS_SECS}s"
 fresh_db rss
 "$WORK/gencsv" -rows "$RSS_ITEMS" -seed 14 >"$WORK/rss.csv"
 "$BIN" import --batch rss "$WORK/rss.csv" >/dev/null
-start_sim "$SCEN_FAST"
+start_sim --scenario "$SCEN_FAST"
 start_serve "$FAST_CFG" rss
 RSS_PID=${SERVE_PIDS[0]}
 : >"$WORK/rss-samples.txt"

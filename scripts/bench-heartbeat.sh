@@ -22,44 +22,15 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-PGHOST=${PGHOST:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-PGUSER=${PGUSER:-postgres}
-export PGHOST PGPORT PGUSER
-export PGOPTIONS='-c client_min_messages=warning'
 RUNS=${RUNS:-3}
 ITEMS=600
 SERVES=3
 PREFIX=hb_bench_$$
-WORK=$(mktemp -d)
-PIDS=()
-DBS=()
-T_START=$(date +%s)
-
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	local db
-	for db in "${DBS[@]}"; do psql -q -X -d postgres -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '== %s\n' "$*" >&2; }
-
-log build
-go build -o bin/orchestrator ./cmd/orchestrator
-go build -o "$WORK/gencsv" ./internal/importer/cmd/gencsv
-BIN=$PWD/bin/orchestrator
+. scripts/bench-lib.sh
+build internal/importer/cmd/gencsv
 SCENARIO=examples/scenarios/bench-heartbeat.yaml
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-q() { psql -X -At -d "$CUR_DB" -v ON_ERROR_STOP=1 -c "$1"; }
 
-export PARTNER_CENTER_TENANT_ID=partner-tenant PARTNER_CENTER_CLIENT_ID=bench-client \
-	PARTNER_CENTER_CLIENT_SECRET=bench-client-secret-value PARTNER_CENTER_REFRESH_TOKEN=bench-refresh-token-value
 
 CFG=$WORK/heartbeat.yaml
 cat >"$CFG" <<EOF
@@ -82,20 +53,11 @@ inflight_sql() {
 }
 
 for run in $(seq "$RUNS"); do
-	db=${PREFIX}_$run
-	psql -q -X -d postgres -v ON_ERROR_STOP=1 -c "drop database if exists $db with (force)" -c "create database $db"
-	DBS+=("$db")
-	CUR_DB=$db
-	export DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$db?sslmode=disable"
-	"$BIN" migrate >/dev/null
+	fresh_db "$run"
 	"$WORK/gencsv" -rows "$ITEMS" -seed "$((20 + run))" >"$WORK/run$run.csv"
 
-	port=$(free_port)
-	"$BIN" simulate --listen "127.0.0.1:$port" --scenario "$SCENARIO" >"$WORK/sim-$run.log" 2>&1 &
-	SIM_PID=$!
-	PIDS+=("$SIM_PID")
-	SIM=http://127.0.0.1:$port
-	for _ in $(seq 100); do curl -sf "$SIM/_sim/stats" >/dev/null && break; sleep 0.1; done
+	start_sim --scenario "$SCENARIO"
+	SIM=$SIM_URL
 
 	SERVE_PIDS=()
 	for i in $(seq "$SERVES"); do

@@ -20,11 +20,6 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-PGHOST=${PGHOST:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-PGUSER=${PGUSER:-postgres}
-export PGHOST PGPORT PGUSER
-export PGOPTIONS='-c client_min_messages=warning'
 TTL=${TTL:-20}         # seconds: lifetime of the simulator's access tokens
 WINDOW=${WINDOW:-600}  # seconds measured
 WARMUP=${WARMUP:-5}    # seconds before the window (start-up, first tokens)
@@ -32,45 +27,14 @@ SERVES=${SERVES:-2}
 RATE=${RATE:-5}        # the service's limit per product-upgrade endpoint, calls/s
 ITEMS=$(((WARMUP + WINDOW) * RATE * 3 / 2)) # eligibility stays backlogged to the end
 PREFIX=tok_bench_$$
-WORK=$(mktemp -d)
-PIDS=()
-DBS=()
-T_START=$(date +%s)
+. scripts/bench-lib.sh
+build internal/importer/cmd/gencsv
 
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	local db
-	for db in "${DBS[@]}"; do psql -q -X -d postgres -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '== %s\n' "$*" >&2; }
-
-log build
-go build -o bin/orchestrator ./cmd/orchestrator
-go build -o "$WORK/gencsv" ./internal/importer/cmd/gencsv
-BIN=$PWD/bin/orchestrator
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-db=${PREFIX}_db
-psql -q -X -d postgres -v ON_ERROR_STOP=1 -c "drop database if exists $db with (force)" -c "create database $db"
-DBS+=("$db")
-export DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$db?sslmode=disable"
-"$BIN" migrate >/dev/null
+fresh_db db
 "$WORK/gencsv" -rows "$ITEMS" -seed 5 >"$WORK/items.csv"
 "$BIN" import --batch tokens "$WORK/items.csv" >/dev/null
 
-port=$(free_port)
-"$BIN" simulate --listen "127.0.0.1:$port" --token-ttl "${TTL}s" --min-duration 1s --max-duration 3s >"$WORK/sim.log" 2>&1 &
-PIDS+=("$!")
-SIM_URL=http://127.0.0.1:$port
-for _ in $(seq 100); do curl -sf "$SIM_URL/_sim/stats" >/dev/null && break; sleep 0.1; done
-curl -sf "$SIM_URL/_sim/stats" >/dev/null || { cat "$WORK/sim.log" >&2; exit 1; }
+start_sim --token-ttl "${TTL}s" --min-duration 1s --max-duration 3s
 
 cat >"$WORK/tokens.yaml" <<EOF
 polling:
@@ -83,9 +47,7 @@ rate_limits:
     product_upgrade_status: {calls: $RATE, per: 1s, scope: partner}
 EOF
 
-export PARTNER_CENTER_BASE_URL=$SIM_URL PARTNER_CENTER_TOKEN_URL=$SIM_URL/partner-tenant/oauth2/v2.0/token \
-	PARTNER_CENTER_TENANT_ID=partner-tenant PARTNER_CENTER_CLIENT_ID=bench-client \
-	PARTNER_CENTER_CLIENT_SECRET=bench-client-secret-value PARTNER_CENTER_REFRESH_TOKEN=bench-refresh-token-value
+export PARTNER_CENTER_BASE_URL=$SIM_URL PARTNER_CENTER_TOKEN_URL=$SIM_URL/partner-tenant/oauth2/v2.0/token
 SERVE_URLS=()
 for i in $(seq "$SERVES"); do
 	p=$(free_port)
