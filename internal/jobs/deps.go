@@ -72,9 +72,10 @@ type Deps struct {
 	// QueueDepth how many dispatched items may wait for a worker at once.
 	DispatchInterval time.Duration
 	QueueDepth       int
-	// RetryBase and RetryMax bound the backoff of an item whose calls fail
-	// transiently (workers.retry_base, workers.retry_max).
-	RetryBase, RetryMax time.Duration
+	// Retry is the backoff of failed jobs (workers.retry_base,
+	// workers.retry_max), which an item whose calls fail transiently
+	// waits by too.
+	Retry RetryPolicy
 	// Outage says when transient failures place an outage hold and how it
 	// probes.
 	Outage store.OutagePolicy

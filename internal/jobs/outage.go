@@ -60,20 +60,7 @@ func transient(ctx context.Context, d *Deps, it store.Item, op string, cause err
 	if streak.Held {
 		return river.JobSnooze(max(time.Until(streak.Hold.Until), 0) + jitter(2*time.Second))
 	}
-	return river.JobSnooze(d.transientBackoff(streak.Failures))
-}
-
-// transientBackoff is the wait after the n-th transient failure in a row:
-// RetryBase doubled per failure, at most RetryMax, with ±20% jitter.
-func (d *Deps) transientBackoff(n int) time.Duration {
-	wait := max(d.RetryBase, 100*time.Millisecond)
-	for i := 1; i < n && wait < d.RetryMax; i++ {
-		wait *= 2
-	}
-	if d.RetryMax > 0 {
-		wait = min(wait, d.RetryMax)
-	}
-	return wait*4/5 + jitter(wait*2/5+1)
+	return river.JobSnooze(d.Retry.Backoff(streak.Failures))
 }
 
 // answeredFamilies are the families a Partner Center exchange showed

@@ -76,7 +76,7 @@ func setupHandler(t *testing.T, h http.HandlerFunc) testBundle {
 		Worker: "test-worker", LeaseTTL: time.Minute, AuthPause: time.Minute, StuckAfter: time.Hour,
 		Polls:      jobs.NewPollPlanner(st, gov, time.Second, time.Minute, nil, 0, slog.New(slog.DiscardHandler)),
 		StallAfter: time.Minute, ReconcileInterval: time.Minute,
-		RetryBase: time.Second, RetryMax: 10 * time.Second,
+		Retry:  jobs.RetryPolicy{Base: time.Second, Max: 10 * time.Second},
 		Outage: store.OutagePolicy{AfterFailures: 3, ProbeBase: 300 * time.Millisecond, ProbeMax: time.Second},
 	}}
 }

@@ -19,11 +19,18 @@ type RetryPolicy struct {
 
 // NextRetry implements river.ClientRetryPolicy.
 func (p RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(p.Backoff(len(job.Errors)))
+}
+
+// Backoff is the wait after the n-th failure in a row: Base doubled per
+// failure after the first, at most Max, with ±20% jitter. Transient
+// failures, which snooze instead of failing the job, wait the same way.
+func (p RetryPolicy) Backoff(n int) time.Duration {
 	d := p.Base
-	for i := 1; i < len(job.Errors) && d < p.Max; i++ {
+	for i := 1; i < n && d < p.Max; i++ {
 		d *= 2
 	}
 	d = min(d, p.Max)
 	jitter := 0.8 + 0.4*rand.Float64() //nolint:gosec // jitter, not security
-	return time.Now().Add(time.Duration(float64(d) * jitter))
+	return time.Duration(float64(d) * jitter)
 }

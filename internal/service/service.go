@@ -177,8 +177,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		DispatchInterval:     cfg.Workers.DispatchInterval,
 		QueueDepth:           cfg.Workers.QueueDepth,
 		AuthPause:            cfg.Workers.AuthPause,
-		RetryBase:            cfg.Workers.RetryBase,
-		RetryMax:             cfg.Workers.RetryMax,
+		Retry:                jobs.RetryPolicy{Base: cfg.Workers.RetryBase, Max: cfg.Workers.RetryMax},
 		Outage:               store.OutagePolicy{AfterFailures: cfg.Outage.AfterFailures, ProbeBase: cfg.Outage.ProbeInterval, ProbeMax: cfg.Outage.ProbeMax},
 		Halt:                 store.HaltPolicy{FailureRate: cfg.Halt.FailureRate, Window: cfg.Halt.Window, MinItems: cfg.Halt.MinItems},
 		Observe:              m.ObserveItem,
@@ -203,7 +202,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, logger *slo
 		MaxAttempts:          cfg.Workers.MaxAttempts,
 		JobTimeout:           cfg.Workers.JobTimeout,
 		RescueStuckJobsAfter: cfg.Workers.RescueStuckJobsAfter,
-		RetryPolicy:          jobs.RetryPolicy{Base: cfg.Workers.RetryBase, Max: cfg.Workers.RetryMax},
+		RetryPolicy:          deps.Retry,
 		FetchCooldown:        50 * time.Millisecond,
 		// A job snoozed briefly (a first poll, a wait for a rate token)
 		// becomes due without any notification: the fetch poll is how late
