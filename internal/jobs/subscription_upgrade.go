@@ -2,10 +2,8 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
@@ -167,7 +165,7 @@ func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen par
 	begin := store.Transition{From: upgrade.StatusPending, To: upgrade.StatusInProgress,
 		Reason: "performed upgrade to " + chosen.TargetOffer.ID, Worker: d.Worker, Lease: it.Lease}
 	end := store.Transition{From: upgrade.StatusInProgress, To: upgrade.StatusCompleted,
-		Reason: "upgraded to subscription " + res.TargetSubscriptionID, Worker: d.Worker, Lease: it.Lease}
+		Reason: "upgraded to subscription " + res.TargetSubscriptionID, Worker: d.Worker}
 	status := "Completed"
 	switch {
 	case len(res.UpgradeErrors) > 0:
@@ -184,7 +182,9 @@ func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen par
 		end.ErrorMessage = fmt.Sprintf("the subscription was upgraded but %d user license fault(s) of %d user(s) were reported; see the detail rows",
 			len(licenseFaults), len(res.LicenseErrors))
 	}
-	err := d.Store.InTx(ctx, func(_ pgx.Tx, s *store.Store) error {
+	// The whole answer is written with the item's final status (finish, so
+	// fenced by the job's lease like begin).
+	return finish(ctx, d, it, end, func(s *store.Store) error {
 		// The answer and the next MS-RequestId commit together: a crash
 		// before this repeats the same request, which Partner Center
 		// recognises instead of upgrading again.
@@ -202,23 +202,6 @@ func recordUpgradeResult(ctx context.Context, d *Deps, it store.Item, chosen par
 				return err
 			}
 		}
-		if err := s.ReplaceDetails(ctx, it.ID, it.Generation, details); err != nil {
-			return err
-		}
-		return s.TransitionItem(ctx, it.ID, end)
+		return s.ReplaceDetails(ctx, it.ID, it.Generation, details)
 	})
-	if isStale(err) {
-		return nil
-	}
-	if errors.Is(err, store.ErrLeaseLost) {
-		return leaseLost(ctx, d, it, err)
-	}
-	if err == nil {
-		it.Status = upgrade.StatusInProgress
-		settled(ctx, d, it, end)
-		if end.Attention {
-			observeAttention(d, it, end.ErrorCode)
-		}
-	}
-	return err
 }
