@@ -20,14 +20,8 @@ import (
 
 // crashConfig keeps lost jobs short-lived: a job of a killed process is
 // rescued after 12s and its item lease lapses after 15s.
-const crashConfig = `
+const crashConfig = noRateLimits + `
 database_max_conns: 10
-rate_limits:
-  limits:
-    product_upgrade_eligibility: {calls: 100000, per: 1m, scope: partner}
-    product_upgrade_create: {calls: 100000, per: 1m, scope: partner}
-    product_upgrade_status: {calls: 100000, per: 1m, scope: partner}
-    subscriptions: {calls: 100000, per: 1m, scope: customer}
 workers:
   max_workers: 30
   max_attempts: 25

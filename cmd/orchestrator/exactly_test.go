@@ -20,20 +20,13 @@ import (
 
 	"github.com/pcupgrade/orchestrator/internal/partnercenter"
 	"github.com/pcupgrade/orchestrator/internal/simulator"
-	"github.com/pcupgrade/orchestrator/internal/store/storetest"
 )
 
 // lostAnswerConfig gives up on a Partner Center call after 1s, so that a
 // simulated latency above it is a timeout, and never holds work under an
 // outage hold (the faults below come in streaks by design).
-const lostAnswerConfig = `
+const lostAnswerConfig = noRateLimits + `
 database_max_conns: 8
-rate_limits:
-  limits:
-    product_upgrade_eligibility: {calls: 100000, per: 1m, scope: partner}
-    product_upgrade_create: {calls: 100000, per: 1m, scope: partner}
-    product_upgrade_status: {calls: 100000, per: 1m, scope: partner}
-    subscriptions: {calls: 100000, per: 1m, scope: customer}
 workers:
   max_workers: 10
   max_attempts: 25
@@ -179,30 +172,6 @@ func (e *e2e) requireExactlyOnce(batch string, op syncOp, pairs []pair) map[pair
 		}
 	}
 	return got
-}
-
-// newE2EWrapped is newE2E with the simulator behind wrap.
-func newE2EWrapped(t *testing.T, simOpts simulator.Options, configYAML string, wrap func(http.Handler) http.Handler) *e2e {
-	t.Helper()
-	sim, err := simulator.New(simOpts)
-	require.NoError(t, err)
-	srv := httptest.NewServer(wrap(sim))
-	t.Cleanup(srv.Close)
-	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(configYAML), 0o600))
-	dbURL := storetest.NewDatabase(t)
-	return &e2e{
-		t: t, dbURL: dbURL, bin: buildBinary(t), config: cfgPath, sim: sim, simURL: srv.URL,
-		env: append(os.Environ(),
-			"DATABASE_URL="+dbURL,
-			"PARTNER_CENTER_BASE_URL="+srv.URL,
-			"PARTNER_CENTER_TOKEN_URL="+srv.URL+"/partner-tenant/oauth2/v2.0/token",
-			"PARTNER_CENTER_TENANT_ID=partner-tenant",
-			"PARTNER_CENTER_CLIENT_ID=e2e-client",
-			"PARTNER_CENTER_CLIENT_SECRET=e2e-client-secret-value",
-			"PARTNER_CENTER_REFRESH_TOKEN=e2e-refresh-token-value",
-		),
-	}
 }
 
 // TestLostAnswerAfterWorkIsReplayed: the perform or create call's answer is

@@ -16,14 +16,8 @@ import (
 // (15m) far out of reach and keeps workers.dead_after at its default, 30s:
 // only the heartbeat can bring a killed replica's jobs back within the
 // test's minute.
-const heartbeatConfig = `
+const heartbeatConfig = noRateLimits + `
 database_max_conns: 10
-rate_limits:
-  limits:
-    product_upgrade_eligibility: {calls: 100000, per: 1m, scope: partner}
-    product_upgrade_create: {calls: 100000, per: 1m, scope: partner}
-    product_upgrade_status: {calls: 100000, per: 1m, scope: partner}
-    subscriptions: {calls: 100000, per: 1m, scope: customer}
 workers:
   max_workers: 30
   max_attempts: 25

@@ -51,9 +51,16 @@ type e2e struct {
 
 func newE2E(t *testing.T, simOpts simulator.Options, configYAML string) *e2e {
 	t.Helper()
+	return newE2EWrapped(t, simOpts, configYAML, func(h http.Handler) http.Handler { return h })
+}
+
+// newE2EWrapped is newE2E with the simulator served through wrap, so a test
+// can see or alter its traffic.
+func newE2EWrapped(t *testing.T, simOpts simulator.Options, configYAML string, wrap func(http.Handler) http.Handler) *e2e {
+	t.Helper()
 	sim, err := simulator.New(simOpts)
 	require.NoError(t, err)
-	srv := httptest.NewServer(sim)
+	srv := httptest.NewServer(wrap(sim))
 	t.Cleanup(srv.Close)
 
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
@@ -183,13 +190,18 @@ func (e *e2e) waitDone(batch string, timeout time.Duration) report.Status {
 	}
 }
 
-const fastConfig = `
+// noRateLimits lifts every Partner Center rate limit out of the way of
+// tests that are not about the governor; configs start with it.
+const noRateLimits = `
 rate_limits:
   limits:
     product_upgrade_eligibility: {calls: 100000, per: 1m, scope: partner}
     product_upgrade_create: {calls: 100000, per: 1m, scope: partner}
     product_upgrade_status: {calls: 100000, per: 1m, scope: partner}
     subscriptions: {calls: 100000, per: 1m, scope: customer}
+`
+
+const fastConfig = noRateLimits + `
 workers:
   max_workers: 10
   job_timeout: 10s

@@ -16,14 +16,8 @@ import (
 // outageConfig is the service at 1/6 of its real pace: with
 // workers.max_attempts 3 and retries 100ms..1s apart, every attempt of an
 // item would be spent in about two seconds, far within the outages below.
-const outageConfig = `
+const outageConfig = noRateLimits + `
 database_max_conns: 8
-rate_limits:
-  limits:
-    product_upgrade_eligibility: {calls: 100000, per: 1m, scope: partner}
-    product_upgrade_create: {calls: 100000, per: 1m, scope: partner}
-    product_upgrade_status: {calls: 100000, per: 1m, scope: partner}
-    subscriptions: {calls: 100000, per: 1m, scope: customer}
 workers:
   max_workers: 10
   max_attempts: 3
